@@ -1,0 +1,178 @@
+"""Backend selection: one namespace of kernel functions, from pybp._cpp, pybp._numba or pybp._ref.
+
+Layers call ``_backend.<kernel>(...)``; set_backend() rebinds those module attributes, so a call costs one
+attribute lookup and layers never branch on the backend.
+
+Selection: ``PYBP_BACKEND=cpp|numba|numpy`` (an explicit choice that cannot load raises ImportError with the
+reason); otherwise cpp, then numba, then numpy, with one BackendFallbackWarning naming why cpp (and numba)
+failed. ``PYBP_REQUIRE_CPP=1`` makes a missing or broken C++ extension an ImportError in every case.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import platform
+import sys
+import warnings
+
+import numpy as np
+
+from ._version import __version__
+
+BACKENDS = ("cpp", "numba", "numpy")
+_MODULES = {"cpp": "pybp._cpp", "numba": "pybp._numba", "numpy": "pybp._ref"}
+
+# Every backend module exports exactly these callables with the same signatures (tests/test_backend.py).
+KERNELS = (
+    "gemm", "affine_forward", "bias_grad",
+    "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
+    "softmax", "softmax_cross_entropy",
+    "sgd_update", "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update", "adam_update",
+)
+
+
+class BackendFallbackWarning(RuntimeWarning):
+    """The default backend search skipped a backend that failed to load."""
+
+
+_state = {"name": None, "module": None}
+
+
+def _load(name: str):
+    if name not in _MODULES:
+        raise ValueError(f"unknown pybp backend {name!r}; expected one of {', '.join(map(repr, BACKENDS))}")
+    try:
+        mod = importlib.import_module(_MODULES[name])
+    except ImportError as e:
+        raise ImportError(f"pybp backend {name!r} cannot be loaded: {e}") from e
+    missing = [k for k in KERNELS if not callable(getattr(mod, k, None))]
+    if missing:
+        raise ImportError(f"pybp backend {name!r} lacks kernels: {', '.join(missing)}")
+    return mod
+
+
+def set_backend(name: str) -> None:
+    """Use backend `name` ('cpp', 'numba' or 'numpy') for all layers from now on. Raises ImportError if it
+    cannot load (nothing changes then)."""
+    mod = _load(str(name).strip().lower())
+    g = globals()
+    for k in KERNELS:
+        g[k] = getattr(mod, k)
+    _state["name"] = str(name).strip().lower()
+    _state["module"] = mod
+
+
+def get_backend() -> str:
+    """Name of the active backend: 'cpp', 'numba' or 'numpy'."""
+    return _state["name"]
+
+
+@contextlib.contextmanager
+def use_backend(name: str):
+    """Context manager: run a block with backend `name`, then restore the previous one."""
+    prev = get_backend()
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(prev)
+
+
+def available_backends() -> list:
+    """Backends that load on this machine (tries each; does not change the active one)."""
+    out = []
+    for name in BACKENDS:
+        try:
+            _load(name)
+        except ImportError:
+            continue
+        out.append(name)
+    return out
+
+
+def _init_default() -> None:
+    require_cpp = os.environ.get("PYBP_REQUIRE_CPP", "").strip() == "1"
+    if require_cpp:
+        _load("cpp")  # raises ImportError with the reason
+    env = os.environ.get("PYBP_BACKEND", "").strip().lower()
+    if env:
+        set_backend(env)
+        return
+    errors = []
+    for name in BACKENDS:
+        try:
+            set_backend(name)
+        except ImportError as e:
+            errors.append(str(e))
+            continue
+        if errors:
+            warnings.warn(f"pybp is using the {name!r} backend because: {'; '.join(errors)}. "
+                          "Set PYBP_BACKEND to choose explicitly.", BackendFallbackWarning, stacklevel=3)
+        return
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for pybp's compiled kernels (OpenMP in cpp; Numba's pool if numba is loaded)."""
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    try:
+        from . import _core
+    except ImportError:
+        _core = None
+    if _core is not None:
+        _core.set_num_threads(n)
+    if "numba" in sys.modules:
+        import numba
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def backend_info() -> dict:
+    """What runs: backend, ISA path, threads, versions (also `pybp info`)."""
+    name = get_backend()
+    info = {
+        "backend": name,
+        "pybp": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+    }
+    try:
+        from . import _core
+    except ImportError as e:
+        info["cpp_extension"] = f"not available ({e})"
+        _core = None
+    if _core is not None:
+        b = dict(_core.build_info)
+        info["cpp_extension"] = "available"
+        info["cpp_isa_best"] = _core.detect_isa()
+        info["cpp_isa_paths_built"] = list(b["isa_paths"])
+        info["cpp_compiler"] = b["compiler"]
+        info["cpp_openmp"] = bool(b["openmp"])
+        info["cpp_build"] = b["build_type"]
+        info["cpu_avx512f"] = bool(_core.cpu_has("avx512f"))
+    if name == "cpp":
+        info["isa"] = _core.active_isa()
+        info["threads"] = _core.get_num_threads()
+    elif name == "numba":
+        import numba
+        info["isa"] = "numba/LLVM JIT for the host CPU"
+        info["threads"] = numba.get_num_threads()
+        info["numba"] = numba.__version__
+    else:
+        info["isa"] = "numpy (reference)"
+        info["threads"] = 1
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -1,0 +1,45 @@
+"""Shared fixtures: every backend-dependent test runs once per backend (all three unless PYBP_BACKEND names one).
+
+A backend that fails to load is an error here, never a skip: `pip install '.[test]'` installs all three.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import pybp
+from pybp import _backend, _ref
+
+
+def _selected_backends():
+    env = os.environ.get("PYBP_BACKEND", "").strip().lower()
+    return [env] if env else list(_backend.BACKENDS)
+
+
+@pytest.fixture(params=_selected_backends())
+def backend(request):
+    """Activate one backend for the test (layers use it); yields its kernel module (pybp._cpp, ...)."""
+    prev = pybp.get_backend()
+    pybp.set_backend(request.param)
+    try:
+        yield _backend._state["module"]
+    finally:
+        pybp.set_backend(prev)
+
+
+@pytest.fixture
+def ref():
+    """The NumPy reference kernels (the oracle)."""
+    return _ref
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
+def dtype(request):
+    return np.dtype(request.param)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

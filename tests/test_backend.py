@@ -1,0 +1,172 @@
+"""Backend selection, the kernel namespace contract, and what backend_info reports."""
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import pybp
+from pybp import _backend
+
+KERNELS = _backend.KERNELS
+
+
+def _param_names(fn):
+    """Parameter names of a Python function or of a pybind11 builtin (from its docstring signature)."""
+    try:
+        return [p.name for p in inspect.signature(fn).parameters.values()]
+    except (TypeError, ValueError):
+        first = fn.__doc__.strip().splitlines()[0]
+        m = re.match(r"\w+\((.*)\)\s*->", first)
+        assert m, f"cannot parse signature of {fn!r}: {first!r}"
+        names = []
+        for part in filter(None, (p.strip() for p in m.group(1).split(","))):
+            part = part.lstrip("*")
+            names.append(part.split(":")[0].split("=")[0].strip())
+        return [n for n in names if n]
+
+
+def _load(name):
+    return _backend._load(name)
+
+
+@pytest.mark.parametrize("name", _backend.BACKENDS)
+def test_backend_exports_every_kernel_with_reference_signature(name):
+    mod = _load(name)
+    for k in KERNELS:
+        fn = getattr(mod, k)
+        assert _param_names(fn) == _param_names(getattr(pybp._ref, k)), f"{name}.{k} signature differs"
+
+
+@pytest.mark.parametrize("name", ["cpp", "numba"])
+def test_backend_kernels_are_native(name):
+    """No kernel of a compiled backend may silently be the NumPy reference."""
+    mod = _load(name)
+    borrowed = [k for k in KERNELS if getattr(getattr(mod, k), "__module__", None) == "pybp._ref"]
+    assert borrowed == [], f"{name} backend still uses reference kernels: {borrowed}"
+
+
+def test_set_backend_switches_and_restores():
+    prev = pybp.get_backend()
+    for name in _backend.BACKENDS:
+        with pybp.use_backend(name):
+            assert pybp.get_backend() == name
+            assert _backend.relu_forward is getattr(_load(name), "relu_forward")
+    assert pybp.get_backend() == prev
+
+
+def test_unknown_backend_is_value_error():
+    with pytest.raises(ValueError, match="unknown pybp backend 'tpu'"):
+        pybp.set_backend("tpu")
+
+
+def _run(code, **env):
+    full = dict(os.environ)
+    for k in ("PYBP_BACKEND", "PYBP_REQUIRE_CPP", "PYBP_ISA"):
+        full.pop(k, None)
+    full.update(env)
+    pkg_parent = os.path.dirname(os.path.dirname(pybp.__file__))
+    full["PYTHONPATH"] = pkg_parent + os.pathsep + full.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full, capture_output=True,
+                          text=True, timeout=120)
+
+
+_BREAK_CPP = "import sys; sys.modules['pybp._core'] = None\n"
+
+
+@pytest.mark.parametrize("name", _backend.BACKENDS)
+def test_env_selects_backend(name):
+    r = _run("import pybp; print(pybp.get_backend())", PYBP_BACKEND=name)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == name
+
+
+def test_explicit_cpp_that_cannot_load_raises_import_error():
+    r = _run(_BREAK_CPP + "import pybp", PYBP_BACKEND="cpp")
+    assert r.returncode != 0
+    assert "ImportError: pybp backend 'cpp' cannot be loaded" in r.stderr
+
+
+def test_require_cpp_turns_missing_extension_into_error():
+    r = _run(_BREAK_CPP + "import pybp", PYBP_REQUIRE_CPP="1", PYBP_BACKEND="numpy")
+    assert r.returncode != 0
+    assert "cannot be loaded" in r.stderr
+
+
+def test_default_falls_back_with_one_warning():
+    code = _BREAK_CPP + """
+import warnings
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    import pybp
+print(pybp.get_backend(), len(w), w[0].category.__name__)
+print(w[0].message)
+"""
+    r = _run(code)
+    assert r.returncode == 0, r.stderr
+    first, msg = r.stdout.strip().splitlines()[:2]
+    assert first == "numba 1 BackendFallbackWarning"
+    assert "'cpp' cannot be loaded" in msg
+
+
+def test_default_is_cpp_here():
+    """This project builds the extension; the default must find it (CI also sets PYBP_REQUIRE_CPP=1)."""
+    r = _run("import pybp; print(pybp.get_backend())")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "cpp"
+
+
+def test_backend_info_reports_isa_threads_versions():
+    with pybp.use_backend("cpp"):
+        info = pybp.backend_info()
+        assert info["backend"] == "cpp"
+        assert info["isa"] in info["cpp_isa_paths_built"]
+        assert info["isa"] == info["cpp_isa_best"]
+        assert info["threads"] >= 1
+        assert info["numpy"] == np.__version__
+        assert info["pybp"] == pybp.__version__
+    with pybp.use_backend("numba"):
+        assert "numba" in pybp.backend_info()
+
+
+def test_isa_paths_can_be_selected_and_agree(rng):
+    from pybp import _core
+    x = rng.standard_normal(1003)
+    best = _core.active_isa()
+    results = {}
+    try:
+        for isa in _core.build_info["isa_paths"]:
+            if isa == "avx2" and _core.detect_isa() != "avx2":
+                continue
+            _core.set_isa(isa)
+            assert _core.active_isa() == isa
+            results[isa] = _core.relu_forward(x)[0]
+    finally:
+        _core.set_isa(best)
+    assert "generic" in results
+    for isa, r in results.items():
+        np.testing.assert_array_equal(r, results["generic"], err_msg=isa)
+
+
+def test_set_isa_rejects_unknown_path():
+    from pybp import _core
+    with pytest.raises(ValueError, match="unknown ISA path 'sse9'"):
+        _core.set_isa("sse9")
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        pybp.set_num_threads(0)
+    from pybp import _core
+    before = _core.get_num_threads()
+    try:
+        pybp.set_num_threads(1)
+        assert _core.get_num_threads() == 1
+    finally:
+        pybp.set_num_threads(before)

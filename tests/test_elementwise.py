@@ -1,0 +1,79 @@
+"""ReLU and sigmoid kernels vs the NumPy reference and vs central differences, every backend."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+SHAPES = [(1,), (7,), (100, 50), (3, 5, 7), (0, 4)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_relu_forward_matches_reference(backend, ref, dtype, shape, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[:: 3] = 0  # the boundary: x == 0 is masked, as in the book's Relu
+    out, mask = backend.relu_forward(x)
+    rout, rmask = ref.relu_forward(x)
+    assert out.dtype == dtype and mask.dtype == np.bool_ and out.shape == shape
+    np.testing.assert_array_equal(mask, rmask)
+    np.testing.assert_array_equal(out, rout)
+
+
+def test_relu_forward_in_place_and_nan(backend, dtype):
+    x = np.array([-1.0, 0.0, 2.0, np.nan, -np.inf, np.inf], dtype=dtype)
+    out, mask = backend.relu_forward(x, out=x)
+    assert out is x
+    np.testing.assert_array_equal(mask, [True, True, False, False, True, False])
+    np.testing.assert_array_equal(x, np.array([0, 0, 2, np.nan, 0, np.inf], dtype=dtype))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_relu_backward_matches_reference(backend, ref, dtype, shape, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+    dout = rng.standard_normal(shape).astype(dtype)
+    _, mask = ref.relu_forward(x)
+    np.testing.assert_array_equal(backend.relu_backward(dout, mask), ref.relu_backward(dout, mask))
+    d2 = dout.copy()
+    assert backend.relu_backward(d2, mask, out=d2) is d2
+    np.testing.assert_array_equal(d2, ref.relu_backward(dout, mask))
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_sigmoid_matches_reference(backend, ref, dtype, shape, rng):
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    tol = {"rtol": 2e-6, "atol": 0} if dtype == np.float32 else {"rtol": 1e-14, "atol": 0}
+    y = backend.sigmoid_forward(x)
+    np.testing.assert_allclose(y, ref.sigmoid_forward(x), **tol)
+    dout = rng.standard_normal(shape).astype(dtype)
+    np.testing.assert_allclose(backend.sigmoid_backward(dout, y), ref.sigmoid_backward(dout, y), **tol)
+
+
+def test_sigmoid_extremes(backend, dtype):
+    x = np.array([-1e4, -100.0, 0.0, 100.0, 1e4, np.nan], dtype=dtype)
+    y = backend.sigmoid_forward(x)
+    assert y[0] == 0 and y[2] == 0.5 and y[3] == 1 and y[4] == 1 and np.isnan(y[5])
+    assert 0 <= y[1] < 1e-40
+
+
+def _central_diff(f, x, h=1e-6):
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        old = x.flat[i]
+        x.flat[i] = old + h
+        fp = f(x)
+        x.flat[i] = old - h
+        fm = f(x)
+        x.flat[i] = old
+        g.flat[i] = (fp - fm) / (2 * h)
+    return g
+
+
+def test_backward_kernels_match_central_differences(backend, rng):
+    x = rng.standard_normal((4, 6))
+    x[np.abs(x) < 1e-3] = 0.5  # keep away from ReLU's kink
+    w = rng.standard_normal((4, 6))
+    _, mask = backend.relu_forward(x)
+    num = _central_diff(lambda z: float(np.sum(backend.relu_forward(z)[0] * w)), x)
+    np.testing.assert_allclose(backend.relu_backward(w, mask), num, rtol=1e-6, atol=1e-8)
+    y = backend.sigmoid_forward(x)
+    num = _central_diff(lambda z: float(np.sum(backend.sigmoid_forward(z) * w)), x)
+    np.testing.assert_allclose(backend.sigmoid_backward(w, y), num, rtol=1e-6, atol=1e-8)
