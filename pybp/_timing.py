@@ -1,0 +1,90 @@
+"""Timing helpers shared by `pybp bench` and the scripts in bench/: interleaved runs and thread limits.
+
+Interleaving: the contenders run in alternation (A B C A B C ...), each sample long enough to swamp timer
+overhead, so slow drift and load from other processes hit all of them alike and ratios stay meaningful.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+
+import numpy as np
+
+
+def _loops_for(fn, target_s: float) -> int:
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= target_s or n >= 1 << 24:
+            return max(1, int(n * target_s / max(dt, 1e-9)))
+        n *= 4 if dt < target_s / 20 else 2
+
+
+def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: int = 2) -> dict:
+    """Time each callable of `fns` ({name: fn}) in alternation. Returns {name: stats} with seconds per call:
+    median, p10, p90, min, and the loop count per sample."""
+    names = list(fns)
+    for name in names:
+        for _ in range(warmup):
+            fns[name]()
+    loops = {name: _loops_for(fns[name], sample_s) for name in names}
+    samples = {name: [] for name in names}
+    for r in range(repeats):
+        order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
+        for name in order:
+            fn, n = fns[name], loops[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n)
+    out = {}
+    for name in names:
+        s = np.array(samples[name])
+        out[name] = {"median": float(np.median(s)), "p10": float(np.percentile(s, 10)),
+                     "p90": float(np.percentile(s, 90)), "min": float(s.min()), "loops": loops[name]}
+    return out
+
+
+@contextlib.contextmanager
+def limit_threads(n: int):
+    """Limit every thread pool we know of to n threads: pybp's OpenMP, OpenBLAS (threadpoolctl), Numba."""
+    import pybp
+    from pybp import _backend
+    try:
+        from pybp import _core
+        prev_core = _core.get_num_threads()
+    except ImportError:
+        _core, prev_core = None, None
+    numba = sys.modules.get("numba")
+    prev_numba = numba.get_num_threads() if numba is not None else None
+    ctl = None
+    try:
+        import threadpoolctl
+        ctl = threadpoolctl.threadpool_limits(limits=n)
+    except ImportError:
+        pass
+    try:
+        pybp.set_num_threads(n)
+        yield
+    finally:
+        if ctl is not None:
+            ctl.restore_original_limits()
+        if _core is not None:
+            _core.set_num_threads(prev_core)
+        if numba is not None:
+            numba.set_num_threads(prev_numba)
+        del _backend
+
+
+def fmt_seconds(s: float) -> str:
+    if s < 1e-6:
+        return f"{s * 1e9:.0f} ns"
+    if s < 1e-3:
+        return f"{s * 1e6:.2f} µs" if s < 1e-5 else f"{s * 1e6:.1f} µs"
+    if s < 1:
+        return f"{s * 1e3:.2f} ms"
+    return f"{s:.2f} s"
