@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -73,8 +74,9 @@ def _run(code, **env):
     full.update(env)
     pkg_parent = os.path.dirname(os.path.dirname(pybp.__file__))
     full["PYTHONPATH"] = pkg_parent + os.pathsep + full.get("PYTHONPATH", "")
+    # cwd outside the source tree: `python -c` puts the cwd first on sys.path
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=tempfile.gettempdir())
 
 
 _BREAK_CPP = "import sys; sys.modules['pybp._core'] = None\n"
