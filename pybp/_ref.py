@@ -144,8 +144,9 @@ def softmax(x, out=None):
     out = C.output_like(fn, out, x, "x")
     if x.size == 0:
         return out
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    np.divide(e, np.sum(e, axis=-1, keepdims=True), out=out)
+    with np.errstate(invalid="ignore"):  # inf - inf in a row holding +inf: NaN propagates, as documented
+        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        np.divide(e, np.sum(e, axis=-1, keepdims=True), out=out)
     return out
 
 
@@ -179,13 +180,17 @@ def softmax_cross_entropy(x, t, y=None, dx=None):
     n = x.shape[0]
     xd = x.astype(np.float64)
     m = xd.max(axis=1, keepdims=True)
-    lse = m[:, 0] + np.log(np.sum(np.exp(xd - m), axis=1))
+    with np.errstate(invalid="ignore"):  # NaN/inf logits: NaN propagates into loss, y and dx (documented)
+        lse = m[:, 0] + np.log(np.sum(np.exp(xd - m), axis=1))
     onehot = np.zeros_like(xd)
     if kind == "index":
         onehot[np.arange(n), tt] = 1.0
     else:
         onehot[...] = tt
-    loss = float(np.sum(lse * onehot.sum(axis=1) - np.sum(onehot * xd, axis=1)) / n)
+    with np.errstate(invalid="ignore"):
+        # sum_j t_ij (lse_i - x_ij) over the nonzero t_ij only, so a -inf logit elsewhere stays harmless
+        per_row = np.where(onehot != 0, onehot * (lse[:, None] - xd), 0.0).sum(axis=1)
+    loss = float(per_row.sum() / n)
     softmax(x, out=y)
     np.copyto(dx, ((y.astype(np.float64) - onehot) / n).astype(x.dtype))
     return loss, y, dx

@@ -1,0 +1,246 @@
+"""Bad input never crashes: every public kernel under every backend raises the same exception type with a
+message naming the argument (and both shapes for mismatches), or gives the documented result.
+
+The matrix is generated from a valid call per kernel (all arguments by keyword; the backends share signatures),
+then mutated: non-arrays, wrong dtypes, mixed float32/float64, read-only or non-contiguous outputs and in-place
+state, non-contiguous/Fortran inputs (must give the right answer), plus per-kernel shape and label cases.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+F = np.float64
+
+
+def _r(*shape, seed=0):
+    return np.random.default_rng(seed + sum(shape)).standard_normal(shape).astype(F)
+
+
+def _pos(*shape, seed=0):
+    return np.abs(_r(*shape, seed=seed)) + 0.1
+
+
+# kernel -> (factory of valid kwargs, float input names, output/in-place names)
+SPECS = {
+    "gemm": (lambda: dict(a=_r(3, 4), b=_r(4, 5), c=_r(3, 5), beta=0.5), ["a", "b"], ["c"]),
+    "affine_forward": (lambda: dict(x=_r(6, 4), w=_r(4, 3), b=_r(3), out=_r(6, 3)), ["x", "w", "b"], ["out"]),
+    "bias_grad": (lambda: dict(dout=_r(6, 3), out=_r(3)), ["dout"], ["out"]),
+    "relu_forward": (lambda: dict(x=_r(5, 4), out=_r(5, 4)), ["x"], ["out"]),
+    "relu_backward": (lambda: dict(dout=_r(5, 4), mask=_r(5, 4) > 0, out=_r(5, 4)), ["dout"], ["out"]),
+    "sigmoid_forward": (lambda: dict(x=_r(5, 4), out=_r(5, 4)), ["x"], ["out"]),
+    "sigmoid_backward": (lambda: dict(dout=_r(5, 4), y=_pos(5, 4) / 2, out=_r(5, 4)), ["dout", "y"], ["out"]),
+    "softmax": (lambda: dict(x=_r(5, 4), out=_r(5, 4)), ["x"], ["out"]),
+    "softmax_cross_entropy": (lambda: dict(x=_r(5, 4), t=np.array([0, 3, 1, 2, 3]), y=_r(5, 4), dx=_r(5, 4)),
+                              ["x"], ["y", "dx"]),
+    "sgd_update": (lambda: dict(param=_r(7, 3), grad=_r(7, 3), lr=0.1), ["grad"], ["param"]),
+    "momentum_update": (lambda: dict(param=_r(7, 3), grad=_r(7, 3), v=_r(7, 3), lr=0.1, momentum=0.9),
+                        ["grad"], ["param", "v"]),
+    "nesterov_update": (lambda: dict(param=_r(7, 3), grad=_r(7, 3), v=_r(7, 3), lr=0.1, momentum=0.9),
+                        ["grad"], ["param", "v"]),
+    "adagrad_update": (lambda: dict(param=_r(7, 3), grad=_r(7, 3), h=_pos(7, 3), lr=0.1, eps=1e-7),
+                       ["grad"], ["param", "h"]),
+    "rmsprop_update": (lambda: dict(param=_r(7, 3), grad=_r(7, 3), h=_pos(7, 3), lr=0.1, decay_rate=0.99,
+                                    eps=1e-7), ["grad"], ["param", "h"]),
+    "adam_update": (lambda: dict(param=_r(7, 3), grad=_r(7, 3), m=_r(7, 3), v=_pos(7, 3), lr_t=0.01, beta1=0.9,
+                                 beta2=0.999, eps=1e-7), ["grad"], ["param", "m", "v"]),
+}
+
+BAD_DTYPES = [np.int64, np.float16, np.complex128, object, np.int32]
+
+
+def _cases():
+    """(case id, kernel, mutate(kwargs) -> kwargs, exception type, message regex)."""
+    cases = []
+    for k, (make, inputs, outputs) in SPECS.items():
+        for name in inputs + outputs:
+            cases.append((f"{k}-{name}-list", k, lambda kw, n=name: {**kw, n: kw[n].tolist()}, TypeError,
+                          rf"{name} must be a numpy\.ndarray, got list"))
+            for bad in BAD_DTYPES:
+                cases.append((f"{k}-{name}-{np.dtype(bad).name}", k,
+                              lambda kw, n=name, b=bad: {**kw, n: kw[n].astype(b)}, TypeError,
+                              rf"{name}.*float32 or float64|dtype mismatch"))
+            cases.append((f"{k}-{name}-f32-among-f64", k,
+                          lambda kw, n=name: {**kw, n: kw[n].astype(np.float32)}, TypeError, r"dtype mismatch"))
+            cases.append((f"{k}-{name}-big-endian", k,
+                          lambda kw, n=name: {**kw, n: kw[n].astype(">f8")}, TypeError,
+                          rf"{name}.*float32 or float64"))
+        for name in outputs:
+            def ro(kw, n=name):
+                a = kw[n].copy()
+                a.flags.writeable = False
+                return {**kw, n: a}
+            cases.append((f"{k}-{name}-readonly", k, ro, ValueError, rf"{name} is read-only"))
+
+            def strided(kw, n=name):
+                a = kw[n]
+                big = np.zeros(a.shape[:-1] + (a.shape[-1] * 2,), dtype=a.dtype)
+                v = big[..., ::2]
+                v[...] = a
+                return {**kw, n: v}
+            cases.append((f"{k}-{name}-strided", k, strided, ValueError, rf"{name} must be C-contiguous"))
+            a0 = make()[name]
+            if a0.ndim == 2 and min(a0.shape) > 1:  # only then is Fortran order not also C order
+                cases.append((f"{k}-{name}-fortran", k, lambda kw, n=name: {**kw, n: np.asfortranarray(kw[n])},
+                              ValueError, rf"{name} must be C-contiguous"))
+    # per-kernel shapes and values
+    cases += [
+        ("gemm-inner-mismatch", "gemm", lambda kw: {**kw, "b": _r(5, 2), "c": None, "beta": 0.0}, ValueError,
+         r"shape mismatch: op\(a\) \(3, 4\) and op\(b\) \(5, 2\)"),
+        ("gemm-a-1d", "gemm", lambda kw: {**kw, "a": _r(4)}, ValueError, r"a must be 2-D"),
+        ("gemm-c-shape", "gemm", lambda kw: {**kw, "c": _r(5, 3)}, ValueError, r"c"),
+        ("gemm-beta-without-c", "gemm", lambda kw: {**kw, "c": None}, ValueError, r"beta"),
+        ("gemm-c-overlaps-a", "gemm", lambda kw: {**kw, "a": kw["c"][:, :4], "b": _r(4, 5)}, ValueError,
+         r"overlap"),
+        ("affine-x-w", "affine_forward", lambda kw: {**kw, "x": _r(100, 785), "w": _r(784, 50), "b": _r(50),
+                                                     "out": None},
+         ValueError, r"x \(100, 785\) and w \(784, 50\)"),
+        ("affine-w-b", "affine_forward", lambda kw: {**kw, "b": _r(4)}, ValueError, r"w \(4, 3\) and b \(4,\)"),
+        ("affine-x-3d", "affine_forward", lambda kw: {**kw, "x": _r(6, 2, 2)}, ValueError, r"x must be 2-D"),
+        ("affine-out-shape", "affine_forward", lambda kw: {**kw, "out": _r(3, 6)}, ValueError, r"out"),
+        ("bias-grad-1d", "bias_grad", lambda kw: {**kw, "dout": _r(6)}, ValueError, r"dout must be 2-D"),
+        ("bias-grad-out-shape", "bias_grad", lambda kw: {**kw, "out": _r(4)}, ValueError, r"out"),
+        ("relu-out-shape", "relu_forward", lambda kw: {**kw, "out": _r(4, 5)}, ValueError,
+         r"shape mismatch: x \(5, 4\) and out \(4, 5\)"),
+        ("relu-partial-overlap", "relu_forward",
+         lambda kw: (lambda base: {"x": base[:-1], "out": base[1:]})(_r(21)), ValueError, r"partially overlaps"),
+        ("relu-bwd-mask-shape", "relu_backward", lambda kw: {**kw, "mask": np.zeros((5, 3), bool)}, ValueError,
+         r"dout \(5, 4\) and mask \(5, 3\)"),
+        ("relu-bwd-mask-dtype", "relu_backward", lambda kw: {**kw, "mask": kw["mask"].astype(np.uint8)}, TypeError,
+         r"mask must have dtype bool"),
+        ("sigmoid-bwd-shape", "sigmoid_backward", lambda kw: {**kw, "y": _r(4, 5)}, ValueError,
+         r"dout \(5, 4\) and y \(4, 5\)"),
+        ("softmax-out-shape", "softmax", lambda kw: {**kw, "out": _r(5, 5)}, ValueError, r"out"),
+        ("xent-label-10", "softmax_cross_entropy", lambda kw: {**kw, "t": np.array([0, 1, 2, 3, 4])},
+         ValueError, r"t contains label 4 out of range \[0, 4\)"),
+        ("xent-label-neg", "softmax_cross_entropy", lambda kw: {**kw, "t": np.array([0, -1, 2, 3, 1])},
+         ValueError, r"t contains label -1 out of range \[0, 4\)"),
+        ("xent-label-float", "softmax_cross_entropy", lambda kw: {**kw, "t": np.array([0.0, 1, 2, 3, 1])},
+         TypeError, r"integer"),
+        ("xent-label-bool", "softmax_cross_entropy", lambda kw: {**kw, "t": np.ones(5, bool)}, TypeError,
+         r"integer"),
+        ("xent-label-batch", "softmax_cross_entropy", lambda kw: {**kw, "t": np.array([0, 1, 2])}, ValueError,
+         r"x \(5, 4\) and t \(3,\)"),
+        ("xent-onehot-shape", "softmax_cross_entropy", lambda kw: {**kw, "t": np.eye(4)[[0, 1, 2, 3]]},
+         ValueError, r"x \(5, 4\) and t \(4, 4\)"),
+        ("xent-onehot-dtype", "softmax_cross_entropy",
+         lambda kw: {**kw, "t": np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0]]}, TypeError, r"dtype mismatch"),
+        ("xent-onehot-int", "softmax_cross_entropy",
+         lambda kw: {**kw, "t": np.eye(4, dtype=np.int64)[[0, 1, 2, 3, 0]]}, TypeError, r"t"),
+        ("xent-t-3d", "softmax_cross_entropy", lambda kw: {**kw, "t": np.zeros((5, 4, 1), np.int64)},
+         (ValueError, TypeError), r"t"),
+        ("xent-t-list", "softmax_cross_entropy", lambda kw: {**kw, "t": [0, 1, 2, 3, 0]}, TypeError,
+         r"t must be a numpy\.ndarray"),
+        ("xent-empty-batch", "softmax_cross_entropy",
+         lambda kw: {"x": np.zeros((0, 4)), "t": np.zeros(0, np.int64)}, ValueError, r"empty batch"),
+        ("xent-x-1d", "softmax_cross_entropy", lambda kw: {**kw, "x": _r(4), "y": None, "dx": None},
+         ValueError, r"x must be 2-D"),
+        ("xent-y-is-x", "softmax_cross_entropy", lambda kw: {**kw, "y": kw["x"]}, ValueError, r"overlap"),
+        ("xent-y-is-dx", "softmax_cross_entropy", lambda kw: {**kw, "y": kw["dx"]}, ValueError, r"overlap"),
+        ("xent-dx-shape", "softmax_cross_entropy", lambda kw: {**kw, "dx": _r(5, 5)}, ValueError, r"dx"),
+    ]
+    for k in ("sgd_update", "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update",
+              "adam_update"):
+        cases.append((f"{k}-grad-shape", k, lambda kw: {**kw, "grad": _r(3, 7)}, ValueError,
+                      r"param \(7, 3\) and grad \(3, 7\)"))
+        state = SPECS[k][2][1:]
+        for s in state:
+            cases.append((f"{k}-{s}-shape", k, lambda kw, s=s: {**kw, s: _r(7, 4)}, ValueError,
+                          rf"param \(7, 3\) and {s} \(7, 4\)"))
+            cases.append((f"{k}-{s}-is-param", k, lambda kw, s=s: {**kw, s: kw["param"]}, ValueError,
+                          r"overlap"))
+    return cases
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_raises(backend, case):
+    _, kernel, mutate, exc, pattern = case
+    kw = mutate(SPECS[kernel][0]())
+    with pytest.raises(exc, match=pattern):
+        getattr(backend, kernel)(**kw)
+
+
+def test_bad_input_matrix_size():
+    """The matrix is large on purpose; this documents its size (reported in the closing note)."""
+    assert len(CASES) >= 300
+
+
+def _result(backend, kernel, kw):
+    """Call and return every array the kernel writes or returns (copied), for comparisons."""
+    r = getattr(backend, kernel)(**kw)
+    outs = [np.array(kw[n], copy=True) for n in SPECS[kernel][2] if kw.get(n) is not None]
+    if r is None:
+        return outs
+    if isinstance(r, tuple):
+        return [np.asarray(v) for v in r] + outs
+    return [np.array(r, copy=True)] + outs
+
+
+@pytest.mark.parametrize("kernel", list(SPECS))
+@pytest.mark.parametrize("layout", ["fortran", "strided", "reversed"])
+def test_noncontiguous_inputs_give_the_contiguous_result(backend, kernel, layout):
+    make, inputs, _ = SPECS[kernel]
+    base = make()
+    want = _result(backend, kernel, make())
+    kw = dict(base)
+    for n in inputs:
+        a = kw[n]
+        if layout == "fortran":
+            a = np.asfortranarray(a)
+        elif layout == "strided":
+            big = np.zeros(a.shape + (2,), dtype=a.dtype)
+            big[..., 0] = a
+            a = big[..., 0]
+        else:
+            a = np.ascontiguousarray(a[::-1])[::-1]
+        np.testing.assert_array_equal(a, base[n])
+        kw[n] = a
+    got = _result(backend, kernel, kw)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+# ---- documented results for special values: NaN and Inf propagate, never crash --------------------------------
+
+
+def test_nan_inf_propagate(backend):
+    x = np.array([[np.nan, 1.0, -np.inf], [np.inf, 0.0, 1.0]])
+    out, mask = backend.relu_forward(x)
+    assert np.isnan(out[0, 0]) and not mask[0, 0] and out[0, 2] == 0 and out[1, 0] == np.inf
+    y = backend.sigmoid_forward(x)
+    assert np.isnan(y[0, 0]) and y[0, 2] == 0 and y[1, 0] == 1
+    s = backend.softmax(x)
+    assert np.isnan(s[0]).all()  # a NaN logit poisons its row
+    loss, y2, dx = backend.softmax_cross_entropy(x, np.array([1, 2]))
+    assert np.isnan(loss) and np.isnan(y2[0]).all()
+    c = backend.gemm(np.array([[np.nan, 1.0]]), np.ones((2, 2)))
+    assert np.isnan(c).all()
+    p = np.ones(3)
+    backend.sgd_update(p, np.array([np.nan, np.inf, 1.0]), 0.1)
+    assert np.isnan(p[0]) and p[1] == -np.inf and p[2] == 0.9
+
+
+def test_zero_size_dimensions(backend):
+    out, mask = backend.relu_forward(np.zeros((0, 5)))
+    assert out.shape == (0, 5) and mask.shape == (0, 5)
+    assert backend.gemm(np.zeros((0, 3)), np.zeros((3, 4))).shape == (0, 4)
+    np.testing.assert_array_equal(backend.gemm(np.zeros((2, 0)), np.zeros((0, 3))), np.zeros((2, 3)))
+    c = np.full((2, 3), 2.0)
+    backend.gemm(np.zeros((2, 0)), np.zeros((0, 3)), c, beta=0.5)
+    np.testing.assert_array_equal(c, np.ones((2, 3)))
+    assert backend.affine_forward(np.zeros((0, 4)), np.ones((4, 3)), np.ones(3)).shape == (0, 3)
+    np.testing.assert_array_equal(backend.bias_grad(np.zeros((0, 3))), np.zeros(3))
+    assert backend.softmax(np.zeros((0, 3))).shape == (0, 3)
+    p = np.zeros(0)
+    backend.adam_update(p, np.zeros(0), np.zeros(0), np.zeros(0), 0.1, 0.9, 0.999, 1e-7)
+
+
+def test_huge_logits_are_finite(backend):
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4]])
+    loss, y, dx = backend.softmax_cross_entropy(x, np.array([1, 0]))
+    assert np.isfinite(loss) and np.isfinite(y).all() and np.isfinite(dx).all()
+    np.testing.assert_allclose(loss, (2e4 + np.log(3)) / 2, rtol=1e-12)
