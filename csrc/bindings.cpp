@@ -241,6 +241,14 @@ void bind_runtime(py::module_& m) {
         if (n < 1) raise_value("set_num_threads: n must be >= 1, got " + std::to_string(n));
         pybp::set_num_threads(n);
     }, py::arg("n"));
+    m.def("peak_gflops", [](const std::string& dtype, double seconds) {
+        if (!(seconds > 0 && seconds <= 10)) raise_value("peak_gflops: seconds must be in (0, 10]");
+        if (dtype != "float32" && dtype != "float64")
+            raise_value("peak_gflops: dtype must be 'float32' or 'float64', got '" + dtype + "'");
+        py::gil_scoped_release nogil;
+        return dtype == "float32" ? pybp::peak_gflops<float>(seconds) : pybp::peak_gflops<double>(seconds);
+    }, py::arg("dtype"), py::arg("seconds") = 0.2,
+          "Measured single-thread peak GFLOP/s of the active ISA path (FMA chains), for % of peak.");
     m.def("cpu_has", [](const std::string& f) { return pybp::cpu_has(f.c_str()); }, py::arg("feature"));
     py::dict info;
     info["compiler"] = std::string(
