@@ -12,9 +12,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cpu.hpp"
@@ -123,6 +125,67 @@ py::array output_like(const py::handle& out_obj, const py::array& like, const ch
     return out;
 }
 
+// A new output of `shape` and like's dtype, or the caller's `out` validated against them (as _checks.output).
+py::array output_shaped(const py::handle& out_obj, const std::vector<py::ssize_t>& shape, const py::array& like,
+                        const char* fn, const char* name = "out") {
+    if (out_obj.is_none()) return py::array(like.dtype(), shape);
+    py::array out = require_ndarray(out_obj, fn, name);
+    float_dtype(out, fn, name);
+    if (out.dtype().num() != like.dtype().num())
+        raise_type(std::string(fn) + ": dtype mismatch: " + name + " " + dtype_str(out) + ", expected " +
+                   dtype_str(like));
+    bool same = out.ndim() == static_cast<py::ssize_t>(shape.size());
+    for (py::ssize_t i = 0; same && i < out.ndim(); ++i) same = out.shape(i) == shape[static_cast<std::size_t>(i)];
+    if (!same) {
+        std::ostringstream s;
+        s << '(';
+        for (std::size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+        s << (shape.size() == 1 ? ",)" : ")");
+        raise_value(std::string(fn) + ": shape mismatch: " + name + " " + shape_str(out) + ", expected " + s.str());
+    }
+    require_writable(out, fn, name);
+    return out;
+}
+
+// Byte extent [lo, hi) an array's elements span (any strides).
+std::pair<const char*, const char*> extent(const py::array& a) {
+    const char* lo = static_cast<const char*>(a.data());
+    const char* hi = lo;
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+        const py::ssize_t span = (a.shape(i) - 1) * a.strides(i);
+        (span < 0 ? lo : hi) += span;
+    }
+    return {lo, hi + a.itemsize()};
+}
+
+// a and b must not share memory (as _checks.no_overlap). Disjoint extents decide it cheaply; interleaved views
+// whose extents meet are settled exactly by numpy.shares_memory.
+void require_no_overlap(const py::array& a, const char* an, const py::array& b, const char* bn, const char* fn) {
+    if (a.size() == 0 || b.size() == 0) return;
+    const auto ea = extent(a), eb = extent(b);
+    if (ea.first >= eb.second || eb.first >= ea.second) return;
+    const bool shares = py::module_::import("numpy").attr("shares_memory")(a, b).cast<bool>();
+    if (shares) raise_value(std::string(fn) + ": " + an + " must not overlap " + bn);
+}
+
+void require_ndim(const py::array& a, py::ssize_t n, const char* fn, const char* name) {
+    if (a.ndim() != n)
+        raise_value(std::string(fn) + ": " + name + " must be " + std::to_string(n) + "-D, got shape " + shape_str(a));
+}
+
+// A read-only 2-D operand passed to a strided kernel: element strides when aligned and itemsize-divisible
+// (transposed, sliced and negative-stride views need no copy), else an explicit C-contiguous copy.
+struct Strided2D {
+    py::array arr;
+    std::ptrdiff_t rs, cs;
+};
+Strided2D strided_2d(py::array a) {
+    const py::ssize_t isz = a.itemsize();
+    if (!aligned(a) || a.strides(0) % isz || a.strides(1) % isz)
+        a = py::array::ensure(a, py::array::c_style | py::array::forcecast);
+    return {a, static_cast<std::ptrdiff_t>(a.strides(0) / isz), static_cast<std::ptrdiff_t>(a.strides(1) / isz)};
+}
+
 template <class T> T* ptr(py::array& a) { return static_cast<T*>(a.mutable_data()); }
 template <class T> const T* cptr(const py::array& a) { return static_cast<const T*>(a.data()); }
 
@@ -222,6 +285,376 @@ void bind_elementwise(py::module_& m) {
           "dx = dout * (1 - y) * y where y is the forward output. out may be dout.");
 }
 
+// ---- GEMM family ---------------------------------------------------------------------------------------------
+
+py::array gemm(const py::handle& a_obj, const py::handle& b_obj, const py::handle& c_obj, double alpha,
+               double beta, bool trans_a, bool trans_b) {
+    const char* fn = "gemm";
+    py::array a = require_ndarray(a_obj, fn, "a");
+    const Dt dt = float_dtype(a, fn, "a");
+    py::array b = require_ndarray(b_obj, fn, "b");
+    float_dtype(b, fn, "b");
+    require_same_dtype(a, "a", b, "b", fn);
+    require_ndim(a, 2, fn, "a");
+    require_ndim(b, 2, fn, "b");
+    const py::ssize_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
+    const py::ssize_t k2 = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+    if (k != k2)
+        raise_value(std::string(fn) + ": shape mismatch: op(a) (" + std::to_string(m) + ", " + std::to_string(k) +
+                    ") and op(b) (" + std::to_string(k2) + ", " + std::to_string(n) + ")");
+    if (c_obj.is_none() && beta != 0.0)
+        raise_value(std::string(fn) + ": beta=" + py::repr(py::float_(beta)).cast<std::string>() +
+                    " needs an input c");
+    py::array c = output_shaped(c_obj, {m, n}, a, fn, "c");
+    require_no_overlap(c, "c", a, "a", fn);
+    require_no_overlap(c, "c", b, "b", fn);
+    Strided2D sa = strided_2d(a), sb = strided_2d(b);
+    std::ptrdiff_t rsa = sa.rs, csa = sa.cs, rsb = sb.rs, csb = sb.cs;
+    if (trans_a) std::swap(rsa, csa);
+    if (trans_b) std::swap(rsb, csb);
+    with_dtype(dt, [&](auto tag) {
+        using T = decltype(tag);
+        T* cp = ptr<T>(c);
+        const T* ap = cptr<T>(sa.arr);
+        const T* bp = cptr<T>(sb.arr);
+        py::gil_scoped_release nogil;
+        pybp::gemm<T>(cp, static_cast<std::ptrdiff_t>(n), ap, rsa, csa, bp, rsb, csb, static_cast<std::size_t>(m),
+                      static_cast<std::size_t>(n), static_cast<std::size_t>(k), static_cast<T>(alpha),
+                      static_cast<T>(beta));
+    });
+    return c;
+}
+
+// The plain reference GEMM (private: tests compare the tuned kernel with it). C-contiguous operands only.
+py::array gemm_ref(const py::array& a_in, const py::array& b_in, bool trans_a, bool trans_b) {
+    const char* fn = "gemm_ref";
+    Dt dt, dtb;
+    py::array a = float_input(a_in, fn, "a", &dt), b = float_input(b_in, fn, "b", &dtb);
+    require_same_dtype(a, "a", b, "b", fn);
+    require_ndim(a, 2, fn, "a");
+    require_ndim(b, 2, fn, "b");
+    const py::ssize_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
+    const py::ssize_t k2 = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
+    if (k != k2) raise_value("gemm_ref: inner dimensions differ");
+    py::array c(a.dtype(), std::vector<py::ssize_t>{m, n});
+    std::ptrdiff_t rsa = a.shape(1), csa = 1, rsb = b.shape(1), csb = 1;
+    if (trans_a) std::swap(rsa, csa);
+    if (trans_b) std::swap(rsb, csb);
+    with_dtype(dt, [&](auto tag) {
+        using T = decltype(tag);
+        T* cp = ptr<T>(c);
+        const T* ap = cptr<T>(a);
+        const T* bp = cptr<T>(b);
+        py::gil_scoped_release nogil;
+        pybp::gemm_ref<T>(cp, static_cast<std::ptrdiff_t>(n), ap, rsa, csa, bp, rsb, csb, static_cast<std::size_t>(m),
+                          static_cast<std::size_t>(n), static_cast<std::size_t>(k), T(1), T(0));
+    });
+    return c;
+}
+
+py::array affine_forward(const py::handle& x_obj, const py::handle& w_obj, const py::handle& b_obj,
+                         const py::handle& out_obj) {
+    const char* fn = "affine_forward";
+    Dt dt, dtw, dtb;
+    py::array x = float_input(x_obj, fn, "x", &dt);
+    py::array w = float_input(w_obj, fn, "w", &dtw);
+    py::array b = float_input(b_obj, fn, "b", &dtb);
+    require_same_dtype(x, "x", w, "w", fn);
+    require_same_dtype(x, "x", b, "b", fn);
+    require_ndim(x, 2, fn, "x");
+    require_ndim(w, 2, fn, "w");
+    require_ndim(b, 1, fn, "b");
+    if (x.shape(1) != w.shape(0))
+        raise_value(std::string(fn) + ": shape mismatch: x " + shape_str(x) + " and w " + shape_str(w));
+    if (b.shape(0) != w.shape(1))
+        raise_value(std::string(fn) + ": shape mismatch: w " + shape_str(w) + " and b " + shape_str(b));
+    const py::ssize_t n = x.shape(0), k = x.shape(1), m = w.shape(1);
+    py::array out = output_shaped(out_obj, {n, m}, x, fn);
+    require_no_overlap(out, "out", x, "x", fn);
+    require_no_overlap(out, "out", w, "w", fn);
+    require_no_overlap(out, "out", b, "b", fn);
+    with_dtype(dt, [&](auto tag) {
+        using T = decltype(tag);
+        T* o = ptr<T>(out);
+        const T *xp = cptr<T>(x), *wp = cptr<T>(w), *bp = cptr<T>(b);
+        py::gil_scoped_release nogil;
+        pybp::affine_forward<T>(o, xp, wp, bp, static_cast<std::size_t>(n), static_cast<std::size_t>(k),
+                                static_cast<std::size_t>(m));
+    });
+    return out;
+}
+
+py::array bias_grad(const py::handle& dout_obj, const py::handle& out_obj) {
+    const char* fn = "bias_grad";
+    Dt dt;
+    py::array dout = float_input(dout_obj, fn, "dout", &dt);
+    require_ndim(dout, 2, fn, "dout");
+    const py::ssize_t n = dout.shape(0), m = dout.shape(1);
+    py::array out = output_shaped(out_obj, {m}, dout, fn);
+    require_no_overlap(out, "out", dout, "dout", fn);
+    with_dtype(dt, [&](auto tag) {
+        using T = decltype(tag);
+        T* o = ptr<T>(out);
+        const T* d = cptr<T>(dout);
+        py::gil_scoped_release nogil;
+        pybp::bias_grad<T>(o, d, static_cast<std::size_t>(n), static_cast<std::size_t>(m));
+    });
+    return out;
+}
+
+void bind_gemm(py::module_& m) {
+    m.def("gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("c") = py::none(), py::kw_only(),
+          py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("trans_a") = false, py::arg("trans_b") = false,
+          "c = alpha * op(a) @ op(b) + beta * c, op(x) = x.T if trans_x else x. Returns c (new if c is None).");
+    m.def("gemm_ref", &gemm_ref, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
+          py::arg("trans_b") = false, "Plain triple-loop GEMM (test oracle): op(a) @ op(b).");
+    m.def("affine_forward", &affine_forward, py::arg("x"), py::arg("w"), py::arg("b"), py::arg("out") = py::none(),
+          "out = x @ w + b; x (N, K), w (K, M), b (M,) -> (N, M).");
+    m.def("bias_grad", &bias_grad, py::arg("dout"), py::arg("out") = py::none(),
+          "db = dout.sum(axis=0); dout (N, M) -> (M,).");
+}
+
+// ---- softmax and cross-entropy ---------------------------------------------------------------------------------
+
+py::array softmax(const py::handle& x_obj, const py::handle& out_obj) {
+    const char* fn = "softmax";
+    Dt dt;
+    py::array x = float_input(x_obj, fn, "x", &dt);
+    if (x.ndim() < 1) raise_value(std::string(fn) + ": x must have at least 1 dimension, got shape " + shape_str(x));
+    py::array out = output_like(out_obj, x, "x", fn);
+    const auto c = static_cast<std::size_t>(x.shape(x.ndim() - 1));
+    const std::size_t rows = c ? static_cast<std::size_t>(x.size()) / c : 0;
+    with_dtype(dt, [&](auto tag) {
+        using T = decltype(tag);
+        T* o = ptr<T>(out);
+        const T* xi = cptr<T>(x);
+        py::gil_scoped_release nogil;
+        pybp::softmax<T>(o, xi, rows, c);
+    });
+    return out;
+}
+
+// Labels for logits x (N, C), as _checks.labels: index labels (any integer dtype, (N,), range-checked) come back
+// as C-contiguous int64 with *index = true; one-hot/soft labels ((N, C), x's dtype) come back C-contiguous.
+py::array xent_labels(const py::handle& t_obj, const py::array& x, bool* index, const char* fn) {
+    py::array t = require_ndarray(t_obj, fn, "t");
+    const py::ssize_t n = x.shape(0), c = x.shape(1);
+    const char kind = t.dtype().kind();
+    const bool integer = kind == 'i' || kind == 'u';
+    const int num = t.dtype().num();
+    const bool flt = (num == py::detail::npy_api::NPY_FLOAT_ || num == py::detail::npy_api::NPY_DOUBLE_) &&
+                     native_order(t);
+    if (t.ndim() == 1 && integer) {
+        if (t.shape(0) != n)
+            raise_value(std::string(fn) + ": batch size mismatch: x " + shape_str(x) + " and t " + shape_str(t));
+        py::array ti = py::array::ensure(t, py::array::c_style);
+        if (ti.dtype().num() != py::dtype::of<std::int64_t>().num() || !native_order(ti))
+            ti = py::reinterpret_steal<py::array>(ti.attr("astype")("int64").release());
+        ti = py::array::ensure(ti, py::array::c_style);
+        const auto* tp = static_cast<const std::int64_t*>(ti.data());
+        for (py::ssize_t i = 0; i < n; ++i)
+            if (tp[i] < 0 || tp[i] >= c) {
+                std::int64_t lo = tp[0], hi = tp[0];
+                for (py::ssize_t j = 1; j < n; ++j) lo = std::min(lo, tp[j]), hi = std::max(hi, tp[j]);
+                raise_value(std::string(fn) + ": t contains label " + std::to_string(lo < 0 ? lo : hi) +
+                            " out of range [0, " + std::to_string(c) + ")");
+            }
+        *index = true;
+        return ti;
+    }
+    if (t.ndim() == 2 && flt) {
+        require_same_dtype(x, "x", t, "t", fn);
+        require_same_shape(x, "x", t, "t", fn);
+        *index = false;
+        return py::array::ensure(t, py::array::c_style);
+    }
+    if ((t.ndim() == 1 || t.ndim() == 2) && !integer && !flt)
+        raise_type(std::string(fn) + ": t must hold integer class labels (N,) or one-hot rows (N, C) of x's dtype, "
+                   "got dtype " + dtype_str(t));
+    if (t.ndim() == 1) raise_type(std::string(fn) + ": index labels t must have an integer dtype, got " + dtype_str(t));
+    if (t.ndim() == 2)
+        raise_type(std::string(fn) + ": one-hot labels t must be float32/float64 like x, got " + dtype_str(t));
+    raise_value(std::string(fn) + ": t must be 1-D labels (N,) or 2-D one-hot (N, C), got shape " + shape_str(t));
+}
+
+py::tuple softmax_cross_entropy(const py::handle& x_obj, const py::handle& t_obj, const py::handle& y_obj,
+                                const py::handle& dx_obj) {
+    const char* fn = "softmax_cross_entropy";
+    Dt dt;
+    py::array x = float_input(x_obj, fn, "x", &dt);
+    require_ndim(x, 2, fn, "x");
+    if (x.shape(0) == 0)
+        raise_value(std::string(fn) + ": empty batch: x has shape " + shape_str(x) + " (the mean loss needs N >= 1)");
+    if (x.shape(1) == 0) raise_value(std::string(fn) + ": x has no classes: shape " + shape_str(x));
+    bool index = false;
+    py::array t = xent_labels(t_obj, x, &index, fn);
+    const std::vector<py::ssize_t> shape{x.shape(0), x.shape(1)};
+    py::array y = output_shaped(y_obj, shape, x, fn, "y");
+    py::array dx = output_shaped(dx_obj, shape, x, fn, "dx");
+    py::array t_orig = py::reinterpret_borrow<py::array>(t_obj);
+    require_no_overlap(y, "y", x, "x", fn);
+    require_no_overlap(dx, "dx", x, "x", fn);
+    require_no_overlap(y, "y", dx, "dx", fn);
+    require_no_overlap(y, "y", t_orig, "t", fn);
+    require_no_overlap(dx, "dx", t_orig, "t", fn);
+    const auto n = static_cast<std::size_t>(x.shape(0)), c = static_cast<std::size_t>(x.shape(1));
+    double loss = 0.0;
+    with_dtype(dt, [&](auto tag) {
+        using T = decltype(tag);
+        T *yp = ptr<T>(y), *dp = ptr<T>(dx);
+        const T* xp = cptr<T>(x);
+        if (index) {
+            const auto* tp = static_cast<const std::int64_t*>(t.data());
+            py::gil_scoped_release nogil;
+            loss = pybp::softmax_xent_index<T>(yp, dp, xp, tp, n, c);
+        } else {
+            const T* tp = cptr<T>(t);
+            py::gil_scoped_release nogil;
+            loss = pybp::softmax_xent_onehot<T>(yp, dp, xp, tp, n, c);
+        }
+    });
+    return py::make_tuple(loss, y, dx);
+}
+
+void bind_softmax_xent(py::module_& m) {
+    m.def("softmax", &softmax, py::arg("x"), py::arg("out") = py::none(),
+          "Softmax over the last axis (any ndim >= 1), max-subtracted. out may be x.");
+    m.def("softmax_cross_entropy", &softmax_cross_entropy, py::arg("x"), py::arg("t"), py::arg("y") = py::none(),
+          py::arg("dx") = py::none(),
+          "Fused SoftmaxWithLoss: (loss, y, dx) for logits x (N, C) and labels t, index (N,) ints or one-hot "
+          "(N, C). loss = mean(logsumexp(x_i) - sum_j t_ij x_ij), y = softmax(x), dx = (y - onehot(t)) / N.");
+}
+
+// ---- optimizer updates ------------------------------------------------------------------------------------------
+
+// Validates param, grad and the state arrays as _ref._update_args does; returns grad C-contiguous (an explicit
+// copy only if the caller's grad is strided: it is read-only here, so the copy loses nothing).
+py::array update_args(const char* fn, const py::handle& p_obj, const py::handle& g_obj,
+                      std::vector<std::pair<const char*, py::handle>> state, Dt* dt, std::vector<py::array>* st,
+                      py::array* param) {
+    py::array p = require_ndarray(p_obj, fn, "param");
+    *dt = float_dtype(p, fn, "param");
+    py::array g = require_ndarray(g_obj, fn, "grad");
+    float_dtype(g, fn, "grad");
+    require_same_dtype(p, "param", g, "grad", fn);
+    require_same_shape(p, "param", g, "grad", fn);
+    require_writable(p, fn, "param");
+    std::vector<std::pair<const char*, py::array>> all{{"param", p}, {"grad", g}};
+    for (auto& kv : state) {
+        py::array s = require_ndarray(kv.second, fn, kv.first);
+        float_dtype(s, fn, kv.first);
+        require_same_dtype(p, "param", s, kv.first, fn);
+        require_same_shape(p, "param", s, kv.first, fn);
+        require_writable(s, fn, kv.first);
+        all.emplace_back(kv.first, s);
+        st->push_back(s);
+    }
+    for (std::size_t i = 0; i < all.size(); ++i)
+        for (std::size_t j = i + 1; j < all.size(); ++j)
+            require_no_overlap(all[i].second, all[i].first, all[j].second, all[j].first, fn);
+    *param = p;
+    if (c_contig(g) && aligned(g)) return g;
+    return py::array::ensure(g, py::array::c_style);
+}
+
+void bind_optim(py::module_& m) {
+    m.def("sgd_update", [](const py::handle& param, const py::handle& grad, double lr) {
+        Dt dt;
+        std::vector<py::array> st;
+        py::array p;
+        py::array g = update_args("sgd_update", param, grad, {}, &dt, &st, &p);
+        with_dtype(dt, [&](auto tag) {
+            using T = decltype(tag);
+            T* pp = ptr<T>(p);
+            const T* gp = cptr<T>(g);
+            const auto n = static_cast<std::size_t>(p.size());
+            py::gil_scoped_release nogil;
+            pybp::sgd_update<T>(pp, gp, n, T(lr));
+        });
+    }, py::arg("param"), py::arg("grad"), py::arg("lr"), "param -= lr * grad.");
+    m.def("momentum_update", [](const py::handle& param, const py::handle& grad, const py::handle& v, double lr,
+                                double momentum) {
+        Dt dt;
+        std::vector<py::array> st;
+        py::array p;
+        py::array g = update_args("momentum_update", param, grad, {{"v", v}}, &dt, &st, &p);
+        with_dtype(dt, [&](auto tag) {
+            using T = decltype(tag);
+            T *pp = ptr<T>(p), *vp = ptr<T>(st[0]);
+            const T* gp = cptr<T>(g);
+            const auto n = static_cast<std::size_t>(p.size());
+            py::gil_scoped_release nogil;
+            pybp::momentum_update<T>(pp, vp, gp, n, T(lr), T(momentum));
+        });
+    }, py::arg("param"), py::arg("grad"), py::arg("v"), py::arg("lr"), py::arg("momentum"),
+       "v = momentum * v - lr * grad; param += v.");
+    m.def("nesterov_update", [](const py::handle& param, const py::handle& grad, const py::handle& v, double lr,
+                                double momentum) {
+        Dt dt;
+        std::vector<py::array> st;
+        py::array p;
+        py::array g = update_args("nesterov_update", param, grad, {{"v", v}}, &dt, &st, &p);
+        with_dtype(dt, [&](auto tag) {
+            using T = decltype(tag);
+            T *pp = ptr<T>(p), *vp = ptr<T>(st[0]);
+            const T* gp = cptr<T>(g);
+            const auto n = static_cast<std::size_t>(p.size());
+            py::gil_scoped_release nogil;
+            pybp::nesterov_update<T>(pp, vp, gp, n, T(lr), T(momentum), T(momentum * momentum),
+                                     T((1 + momentum) * lr));
+        });
+    }, py::arg("param"), py::arg("grad"), py::arg("v"), py::arg("lr"), py::arg("momentum"),
+       "The book's Nesterov: v = momentum*v - lr*g; param += momentum*momentum*v - (1+momentum)*lr*g.");
+    m.def("adagrad_update", [](const py::handle& param, const py::handle& grad, const py::handle& h, double lr,
+                               double eps) {
+        Dt dt;
+        std::vector<py::array> st;
+        py::array p;
+        py::array g = update_args("adagrad_update", param, grad, {{"h", h}}, &dt, &st, &p);
+        with_dtype(dt, [&](auto tag) {
+            using T = decltype(tag);
+            T *pp = ptr<T>(p), *hp = ptr<T>(st[0]);
+            const T* gp = cptr<T>(g);
+            const auto n = static_cast<std::size_t>(p.size());
+            py::gil_scoped_release nogil;
+            pybp::adagrad_update<T>(pp, hp, gp, n, T(lr), T(eps));
+        });
+    }, py::arg("param"), py::arg("grad"), py::arg("h"), py::arg("lr"), py::arg("eps"),
+       "h += g*g; param -= lr * g / (sqrt(h) + eps).");
+    m.def("rmsprop_update", [](const py::handle& param, const py::handle& grad, const py::handle& h, double lr,
+                               double decay_rate, double eps) {
+        Dt dt;
+        std::vector<py::array> st;
+        py::array p;
+        py::array g = update_args("rmsprop_update", param, grad, {{"h", h}}, &dt, &st, &p);
+        with_dtype(dt, [&](auto tag) {
+            using T = decltype(tag);
+            T *pp = ptr<T>(p), *hp = ptr<T>(st[0]);
+            const T* gp = cptr<T>(g);
+            const auto n = static_cast<std::size_t>(p.size());
+            py::gil_scoped_release nogil;
+            pybp::rmsprop_update<T>(pp, hp, gp, n, T(lr), T(decay_rate), T(1 - decay_rate), T(eps));
+        });
+    }, py::arg("param"), py::arg("grad"), py::arg("h"), py::arg("lr"), py::arg("decay_rate"), py::arg("eps"),
+       "h = decay*h + (1-decay)*g*g; param -= lr * g / (sqrt(h) + eps).");
+    m.def("adam_update", [](const py::handle& param, const py::handle& grad, const py::handle& mm,
+                            const py::handle& v, double lr_t, double beta1, double beta2, double eps) {
+        Dt dt;
+        std::vector<py::array> st;
+        py::array p;
+        py::array g = update_args("adam_update", param, grad, {{"m", mm}, {"v", v}}, &dt, &st, &p);
+        with_dtype(dt, [&](auto tag) {
+            using T = decltype(tag);
+            T *pp = ptr<T>(p), *mp = ptr<T>(st[0]), *vp = ptr<T>(st[1]);
+            const T* gp = cptr<T>(g);
+            const auto n = static_cast<std::size_t>(p.size());
+            py::gil_scoped_release nogil;
+            pybp::adam_update<T>(pp, mp, vp, gp, n, T(lr_t), T(1 - beta1), T(1 - beta2), T(eps));
+        });
+    }, py::arg("param"), py::arg("grad"), py::arg("m"), py::arg("v"), py::arg("lr_t"), py::arg("beta1"),
+       py::arg("beta2"), py::arg("eps"), "m += (1-b1)(g-m); v += (1-b2)(g*g-v); param -= lr_t * m / (sqrt(v) + eps).");
+}
+
 // ---- run-time information -------------------------------------------------------------------------------------
 
 void bind_runtime(py::module_& m) {
@@ -283,4 +716,7 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "pybp compiled kernels (C++17). Use through pybp; see csrc/kernel_decls.inc for contracts.";
     bind_runtime(m);
     bind_elementwise(m);
+    bind_gemm(m);
+    bind_softmax_xent(m);
+    bind_optim(m);
 }

@@ -17,10 +17,15 @@ relu_forward = _core.relu_forward
 relu_backward = _core.relu_backward
 sigmoid_forward = _core.sigmoid_forward
 sigmoid_backward = _core.sigmoid_backward
+gemm = _core.gemm
+affine_forward = _core.affine_forward
+bias_grad = _core.bias_grad
 
-# PENDING (issue 3): these still come from the NumPy reference until their compiled versions land;
-# tests/test_backend.py::test_backend_kernels_are_native fails while any remain.
-from ._ref import (  # noqa: E402
-    gemm, affine_forward, bias_grad, softmax, softmax_cross_entropy,
-    sgd_update, momentum_update, nesterov_update, adagrad_update, rmsprop_update, adam_update,
-)
+softmax = _core.softmax
+softmax_cross_entropy = _core.softmax_cross_entropy
+sgd_update = _core.sgd_update
+momentum_update = _core.momentum_update
+nesterov_update = _core.nesterov_update
+adagrad_update = _core.adagrad_update
+rmsprop_update = _core.rmsprop_update
+adam_update = _core.adam_update

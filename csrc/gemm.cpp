@@ -1,0 +1,400 @@
+// GEMM family: blocked, packed GEMM with a register-tiled micro-kernel (AVX2+FMA or portable), the plain
+// reference GEMM, the fused affine forward and the bias gradient. Compiled once per ISA (pybp_multi_isa).
+//
+// Loop nest (the usual five loops around a micro-kernel): jc over NC columns of C, pc over KC of the inner
+// dimension, ic over MC rows; inside, jr over NR-wide packed B panels (kept in L1) and ir over MR-row A slivers
+// (streamed from L2). B is always packed (zero-padded to NR). A is packed into MR-row slivers, except when its
+// rows are contiguous (csa == 1) and C is narrow: then packing would cost as much as the few panels it serves,
+// so the micro-kernel reads A in place (the x @ W shape of TwoLayerNet).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#if PYBP_HAVE_OPENMP
+#include <omp.h>
+#define PYBP_PRAGMA(x) _Pragma(#x)
+#else
+#define PYBP_PRAGMA(x)
+#endif
+
+#ifdef PYBP_ISA_IS_avx2
+#include <immintrin.h>
+#endif
+
+#include "dispatch.hpp"
+
+namespace pybp {
+namespace PYBP_ISA_NS {
+namespace {
+
+using idx = std::ptrdiff_t;
+
+#ifdef PYBP_ISA_IS_avx2
+// 6 x 2-vector tile: 12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers.
+template <class T> struct Vec;
+template <> struct Vec<float> {
+    using V = __m256;
+    static constexpr int L = 8;
+    static V zero() { return _mm256_setzero_ps(); }
+    static V load(const float* p) { return _mm256_loadu_ps(p); }
+    static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
+    static V set1(float v) { return _mm256_set1_ps(v); }
+    static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
+    static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+};
+template <> struct Vec<double> {
+    using V = __m256d;
+    static constexpr int L = 4;
+    static V zero() { return _mm256_setzero_pd(); }
+    static V load(const double* p) { return _mm256_loadu_pd(p); }
+    static V bcast(const double* p) { return _mm256_broadcast_sd(p); }
+    static V set1(double v) { return _mm256_set1_pd(v); }
+    static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+    static V add(V a, V b) { return _mm256_add_pd(a, b); }
+    static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+};
+template <class T> struct Tile {
+    static constexpr int MR = 6, NR = 2 * Vec<T>::L;
+};
+#else
+template <class T> struct Tile {
+    static constexpr int MR = 4, NR = 8;
+};
+#endif
+
+// Cache blocking (Zen 3: L1d 32 KiB, L2 512 KiB per core): the KC x NR B panel stays in L1, the MC x KC A block
+// in L2, the KC x NC B block in L3.
+template <class T> struct Blk {
+#ifndef PYBP_GEMM_KC
+#define PYBP_GEMM_KC 256
+#define PYBP_GEMM_MC32 144
+#define PYBP_GEMM_MC64 72
+#endif
+    static constexpr int KC = PYBP_GEMM_KC;
+    static constexpr int MC = (sizeof(T) == 4 ? PYBP_GEMM_MC32 : PYBP_GEMM_MC64) / Tile<T>::MR * Tile<T>::MR;
+    static constexpr int NC = 3072;
+};
+
+// Write one tile: C = alpha * acc + beta * C (beta == 0: C is not read). acc is MR x NR row-major.
+template <class T>
+inline void store_tile(T* c, idx ldc, const T* acc, int mr, int nr, T alpha, T beta) {
+    constexpr int NR = Tile<T>::NR;
+    for (int i = 0; i < mr; ++i) {
+        T* ci = c + i * ldc;
+        const T* ai = acc + i * NR;
+        if (beta == T(0))
+            for (int j = 0; j < nr; ++j) ci[j] = alpha * ai[j];
+        else
+            for (int j = 0; j < nr; ++j) ci[j] = alpha * ai[j] + beta * ci[j];
+    }
+}
+
+// Micro-kernel: C[0:mr, 0:nr] = alpha * sum_p A(i, p) * Bp[p, j] + beta * C. A(i, p) = a[i*ars + p*acs]
+// (packed: ars = 1, acs = MR); Bp is a packed KC x NR panel. Rows i >= mr of unpacked A are never read.
+#ifdef PYBP_ISA_IS_avx2
+// NV = number of B vectors used: 2 for a full panel, 1 for an edge panel of at most one vector (n = 50 would
+// otherwise waste 14 of 16 lanes on its last panel).
+template <class T, bool PACKED, int NV>
+void micro_nv(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, int mr, int nr, T alpha, T beta) {
+    using W = Vec<T>;
+    using V = typename W::V;
+    constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, L = W::L;
+    if (PACKED) {
+        ars = 1;
+        acs = MR;
+    }
+    idx off[MR];
+    for (int i = 0; i < MR; ++i) off[i] = PACKED ? i : (i < mr ? i : 0) * ars;  // unread rows alias row 0
+    V c00 = W::zero(), c01 = W::zero(), c10 = W::zero(), c11 = W::zero(), c20 = W::zero(), c21 = W::zero();
+    V c30 = W::zero(), c31 = W::zero(), c40 = W::zero(), c41 = W::zero(), c50 = W::zero(), c51 = W::zero();
+    const idx o1 = off[1], o2 = off[2], o3 = off[3], o4 = off[4], o5 = off[5];
+    if (NV == 2) {
+        for (int p = 0; p < kc; ++p) {
+            const V b0 = W::load(bp), b1 = W::load(bp + L);
+            V x;
+            x = W::bcast(a);
+            c00 = W::fma(x, b0, c00), c01 = W::fma(x, b1, c01);
+            x = W::bcast(a + o1);
+            c10 = W::fma(x, b0, c10), c11 = W::fma(x, b1, c11);
+            x = W::bcast(a + o2);
+            c20 = W::fma(x, b0, c20), c21 = W::fma(x, b1, c21);
+            x = W::bcast(a + o3);
+            c30 = W::fma(x, b0, c30), c31 = W::fma(x, b1, c31);
+            x = W::bcast(a + o4);
+            c40 = W::fma(x, b0, c40), c41 = W::fma(x, b1, c41);
+            x = W::bcast(a + o5);
+            c50 = W::fma(x, b0, c50), c51 = W::fma(x, b1, c51);
+            a += acs;
+            bp += NR;
+        }
+    } else {
+        for (int p = 0; p < kc; ++p) {
+            const V b0 = W::load(bp);
+            c00 = W::fma(W::bcast(a), b0, c00);
+            c10 = W::fma(W::bcast(a + o1), b0, c10);
+            c20 = W::fma(W::bcast(a + o2), b0, c20);
+            c30 = W::fma(W::bcast(a + o3), b0, c30);
+            c40 = W::fma(W::bcast(a + o4), b0, c40);
+            c50 = W::fma(W::bcast(a + o5), b0, c50);
+            a += acs;
+            bp += NR;
+        }
+    }
+    const V acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    if (mr == MR && nr == NR) {
+        const V va = W::set1(alpha), vb = W::set1(beta);
+        for (int i = 0; i < MR; ++i) {
+            T* ci = c + i * ldc;
+            for (int h = 0; h < 2; ++h) {
+                V r = alpha == T(1) ? acc[i][h] : W::mul(va, acc[i][h]);
+                if (beta != T(0)) r = W::add(r, W::mul(vb, W::load(ci + h * L)));
+                W::store(ci + h * L, r);
+            }
+        }
+        return;
+    }
+    alignas(32) T tmp[MR * NR];
+    for (int i = 0; i < MR; ++i) {
+        W::store(tmp + i * NR, acc[i][0]);
+        W::store(tmp + i * NR + L, acc[i][1]);
+    }
+    store_tile(c, ldc, tmp, mr, nr, alpha, beta);
+}
+
+template <class T, bool PACKED>
+void micro(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, int mr, int nr, T alpha, T beta) {
+    if (nr <= Vec<T>::L)
+        micro_nv<T, PACKED, 1>(kc, a, ars, acs, bp, c, ldc, mr, nr, alpha, beta);
+    else
+        micro_nv<T, PACKED, 2>(kc, a, ars, acs, bp, c, ldc, mr, nr, alpha, beta);
+}
+#else
+template <class T, bool PACKED>
+void micro(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, int mr, int nr, T alpha, T beta) {
+    constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+    if (PACKED) {
+        ars = 1;
+        acs = MR;
+    }
+    idx off[MR];
+    for (int i = 0; i < MR; ++i) off[i] = (i < mr ? i : 0) * ars;
+    T acc[MR * NR] = {};
+    for (int p = 0; p < kc; ++p) {
+        for (int i = 0; i < MR; ++i) {
+            const T ai = a[off[i]];
+            for (int j = 0; j < NR; ++j) acc[i * NR + j] += ai * bp[j];
+        }
+        a += acs;
+        bp += NR;
+    }
+    store_tile(c, ldc, acc, mr, nr, alpha, beta);
+}
+#endif
+
+// Pack B[0:kc, 0:nc] (B(p, j) = b[p*rsb + j*csb]) into NR-wide panels, panel q at bp + q*NR*kc, zero-padded.
+template <class T>
+void pack_b_panel(T* dst, const T* b, idx rsb, idx csb, int kc, int nr) {
+    constexpr int NR = Tile<T>::NR;
+    if (csb == 1) {
+        for (int p = 0; p < kc; ++p) {
+            const T* src = b + p * rsb;
+            T* d = dst + p * NR;
+            int j = 0;
+            for (; j < nr; ++j) d[j] = src[j];
+            for (; j < NR; ++j) d[j] = T(0);
+        }
+    } else {
+        for (int j = 0; j < nr; ++j) {
+            const T* src = b + j * csb;
+            for (int p = 0; p < kc; ++p) dst[p * NR + j] = src[p * rsb];
+        }
+        for (int j = nr; j < NR; ++j)
+            for (int p = 0; p < kc; ++p) dst[p * NR + j] = T(0);
+    }
+}
+
+// Pack A[0:mc, 0:kc] (A(i, p) = a[i*rsa + p*csa]) into MR-row slivers, sliver s at ap + s*MR*kc, zero-padded.
+template <class T>
+void pack_a_sliver(T* dst, const T* a, idx rsa, idx csa, int mr, int kc) {
+    constexpr int MR = Tile<T>::MR;
+    if (rsa == 1 && mr == MR) {
+        for (int p = 0; p < kc; ++p) {
+            const T* src = a + p * csa;
+            for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i];
+        }
+        return;
+    }
+    for (int i = 0; i < mr; ++i) {
+        const T* src = a + i * rsa;
+        for (int p = 0; p < kc; ++p) dst[p * MR + i] = src[p * csa];
+    }
+    for (int i = mr; i < MR; ++i)
+        for (int p = 0; p < kc; ++p) dst[p * MR + i] = T(0);
+}
+
+// Per-thread scratch, grown on demand and kept (no page faults from fresh allocations on every call).
+template <class T>
+T* scratch(std::vector<unsigned char>& buf, std::size_t count) {
+    const std::size_t need = count * sizeof(T) + 64;
+    if (buf.size() < need) buf.resize(need);
+    auto p = reinterpret_cast<std::uintptr_t>(buf.data());
+    return reinterpret_cast<T*>((p + 63) & ~std::uintptr_t(63));
+}
+
+thread_local std::vector<unsigned char> tl_a_buf;
+thread_local std::vector<unsigned char> tl_b_buf;
+
+inline idx ceil_div(idx a, idx b) { return (a + b - 1) / b; }
+
+// Problems below this many multiply-adds run on the calling thread: an OpenMP fork/join would cost more.
+constexpr double kParallelMinMacs = 1 << 20;
+// Below this C width, row-contiguous A is read in place instead of packed (see the file comment).
+constexpr idx kUnpackedAMaxN = 256;
+
+template <class T>
+void scale_c(T* c, idx ldc, idx m, idx n, T beta) {
+    for (idx i = 0; i < m; ++i)
+        for (idx j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+}
+
+}  // namespace
+
+template <class T>
+void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff_t csa, const T* b,
+          std::ptrdiff_t rsb, std::ptrdiff_t csb, std::size_t m_, std::size_t n_, std::size_t k_, T alpha, T beta) {
+    constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, KC = Blk<T>::KC, NC = Blk<T>::NC;
+    const idx m = static_cast<idx>(m_), n = static_cast<idx>(n_), k = static_cast<idx>(k_);
+    if (m == 0 || n == 0) return;
+    if (k == 0 || alpha == T(0)) {  // no products: C = beta * C (alpha == 0 also skips NaN/inf in A and B)
+        scale_c(c, ldc, m, n, beta);
+        return;
+    }
+    int nt = 1;
+#if PYBP_HAVE_OPENMP
+    if (static_cast<double>(m) * n * k >= kParallelMinMacs) nt = get_num_threads();
+#endif
+    const bool unpacked_a = csa == 1 && n < kUnpackedAMaxN;
+    // Row blocks: at most MC rows each, their count a multiple of the thread count so threads get equal work.
+    idx nblk = ceil_div(m, Blk<T>::MC);
+    if (nt > 1) nblk = ceil_div(std::max<idx>(nblk, nt), nt) * nt;
+    const idx mc = std::max<idx>(MR, ceil_div(ceil_div(m, nblk), MR) * MR);
+    nblk = ceil_div(m, mc);
+    const idx nc_max = std::min<idx>(NC, ceil_div(n, NR) * NR);
+    T* bp = scratch<T>(tl_b_buf, static_cast<std::size_t>(KC) * nc_max);
+
+    PYBP_PRAGMA(omp parallel num_threads(nt) if (nt > 1))
+    {
+        T* ap = unpacked_a ? nullptr : scratch<T>(tl_a_buf, static_cast<std::size_t>(mc) * KC);
+        for (idx jc = 0; jc < n; jc += NC) {
+            const idx nc = std::min<idx>(NC, n - jc);
+            const idx npanels = ceil_div(nc, NR);
+            for (idx pc = 0; pc < k; pc += KC) {
+                const int kc = static_cast<int>(std::min<idx>(KC, k - pc));
+                const T beta_eff = pc == 0 ? beta : T(1);
+                PYBP_PRAGMA(omp for schedule(static))
+                for (idx q = 0; q < npanels; ++q) {
+                    const int nr = static_cast<int>(std::min<idx>(NR, nc - q * NR));
+                    pack_b_panel(bp + q * NR * kc, b + pc * rsb + (jc + q * NR) * csb, rsb, csb, kc, nr);
+                }
+                PYBP_PRAGMA(omp for schedule(static))
+                for (idx blk = 0; blk < nblk; ++blk) {
+                    const idx ic = blk * mc;
+                    const idx mcb = std::min<idx>(mc, m - ic);
+                    const T* ablk = a + ic * rsa + pc * csa;
+                    if (!unpacked_a)
+                        for (idx ir = 0; ir < mcb; ir += MR)
+                            pack_a_sliver(ap + ir * kc, ablk + ir * rsa, rsa, csa,
+                                          static_cast<int>(std::min<idx>(MR, mcb - ir)), kc);
+                    for (idx jr = 0; jr < nc; jr += NR) {
+                        const int nr = static_cast<int>(std::min<idx>(NR, nc - jr));
+                        const T* bq = bp + jr * kc;
+                        T* cblk = c + ic * ldc + jc + jr;
+                        for (idx ir = 0; ir < mcb; ir += MR) {
+                            const int mr = static_cast<int>(std::min<idx>(MR, mcb - ir));
+                            if (unpacked_a)
+                                micro<T, false>(kc, ablk + ir * rsa, rsa, 1, bq, cblk + ir * ldc, ldc, mr, nr,
+                                                alpha, beta_eff);
+                            else
+                                micro<T, true>(kc, ap + ir * kc, 1, MR, bq, cblk + ir * ldc, ldc, mr, nr, alpha,
+                                               beta_eff);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+template <class T>
+void gemm_ref(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff_t csa, const T* b,
+              std::ptrdiff_t rsb, std::ptrdiff_t csb, std::size_t m, std::size_t n, std::size_t k, T alpha, T beta) {
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            T s = T(0);
+            for (std::size_t p = 0; p < k; ++p)
+                s += a[static_cast<idx>(i) * rsa + static_cast<idx>(p) * csa] *
+                     b[static_cast<idx>(p) * rsb + static_cast<idx>(j) * csb];
+            T& cij = c[static_cast<idx>(i) * ldc + static_cast<idx>(j)];
+            cij = beta == T(0) ? alpha * s : alpha * s + beta * cij;
+        }
+}
+
+template <class T>
+void affine_forward(T* out, const T* x, const T* w, const T* bias, std::size_t n, std::size_t k, std::size_t m) {
+    for (std::size_t i = 0; i < n; ++i) std::memcpy(out + i * m, bias, m * sizeof(T));
+    gemm<T>(out, static_cast<idx>(m), x, static_cast<idx>(k), 1, w, static_cast<idx>(m), 1, n, m, k, T(1), T(1));
+}
+
+template <class T>
+void bias_grad(T* db, const T* dout, std::size_t n, std::size_t m) {
+    for (std::size_t j = 0; j < m; ++j) db[j] = T(0);
+    for (std::size_t i = 0; i < n; ++i) {
+        const T* row = dout + i * m;
+        for (std::size_t j = 0; j < m; ++j) db[j] += row[j];
+    }
+}
+
+}  // namespace PYBP_ISA_NS
+}  // namespace pybp
+
+#define PYBP_INSTANTIATE(T)                                                                                     \
+    template void gemm(T*, std::ptrdiff_t, const T*, std::ptrdiff_t, std::ptrdiff_t, const T*, std::ptrdiff_t,  \
+                       std::ptrdiff_t, std::size_t, std::size_t, std::size_t, T, T);                            \
+    template void gemm_ref(T*, std::ptrdiff_t, const T*, std::ptrdiff_t, std::ptrdiff_t, const T*,              \
+                           std::ptrdiff_t, std::ptrdiff_t, std::size_t, std::size_t, std::size_t, T, T);        \
+    template void affine_forward(T*, const T*, const T*, const T*, std::size_t, std::size_t, std::size_t);      \
+    template void bias_grad(T*, const T*, std::size_t, std::size_t);
+
+namespace pybp {
+namespace PYBP_ISA_NS {
+PYBP_INSTANTIATE(float)
+PYBP_INSTANTIATE(double)
+}  // namespace PYBP_ISA_NS
+
+#ifdef PYBP_ISA_IS_generic
+template <class T>
+void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff_t csa, const T* b,
+          std::ptrdiff_t rsb, std::ptrdiff_t csb, std::size_t m, std::size_t n, std::size_t k, T alpha, T beta) {
+    PYBP_DISPATCH(gemm(c, ldc, a, rsa, csa, b, rsb, csb, m, n, k, alpha, beta));
+}
+template <class T>
+void gemm_ref(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff_t csa, const T* b,
+              std::ptrdiff_t rsb, std::ptrdiff_t csb, std::size_t m, std::size_t n, std::size_t k, T alpha, T beta) {
+    isa_generic::gemm_ref(c, ldc, a, rsa, csa, b, rsb, csb, m, n, k, alpha, beta);
+}
+template <class T>
+void affine_forward(T* out, const T* x, const T* w, const T* bias, std::size_t n, std::size_t k, std::size_t m) {
+    PYBP_DISPATCH(affine_forward(out, x, w, bias, n, k, m));
+}
+template <class T>
+void bias_grad(T* db, const T* dout, std::size_t n, std::size_t m) {
+    PYBP_DISPATCH(bias_grad(db, dout, n, m));
+}
+PYBP_INSTANTIATE(float)
+PYBP_INSTANTIATE(double)
+#endif
+}  // namespace pybp
