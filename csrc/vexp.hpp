@@ -7,6 +7,7 @@
 // Error: within 2 ulp of the correctly rounded result (tests/test_softmax_xent.py checks against numpy.exp).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -25,7 +26,7 @@ inline To bits(From v) {
 
 inline float exp_poly(float x) {
     using vexp_detail::bits;
-    const float xc = x < -110.0f ? -110.0f : (x > 89.0f ? 89.0f : x);
+    const float xc = std::min(std::max(x, -110.0f), 89.0f);  // NaN: restored at the end
     const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits
     const float t = xc * 1.44269504088896341f + magic;
     const float nf = t - magic;
@@ -48,7 +49,7 @@ inline float exp_poly(float x) {
 
 inline double exp_poly(double x) {
     using vexp_detail::bits;
-    const double xc = x < -760.0 ? -760.0 : (x > 710.0 ? 710.0 : x);
+    const double xc = std::min(std::max(x, -760.0), 710.0);
     const double magic = 6755399441055744.0;  // 1.5 * 2^52
     const double t = xc * 1.4426950408889634074 + magic;
     const double nf = t - magic;
