@@ -79,9 +79,304 @@ def sigmoid_backward(dout, y, out=None):
     _sigmoid_bwd(out.reshape(-1), dout.reshape(-1), y.reshape(-1))
     return out
 
-# PENDING (issue 3): these still come from the NumPy reference until their compiled versions land;
-# tests/test_backend.py::test_backend_kernels_are_native fails while any remain.
-from ._ref import (  # noqa: E402
-    gemm, affine_forward, bias_grad, softmax, softmax_cross_entropy,
-    sgd_update, momentum_update, nesterov_update, adagrad_update, rmsprop_update, adam_update,
-)
+# ---- GEMM family (a fallback: NumPy's BLAS does the products; checks and in-place semantics as _ref) ----------
+
+
+def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
+    fn = "gemm"
+    C.float_array(fn, "a", a)
+    C.float_array(fn, "b", b)
+    C.same_dtype(fn, "a", a, "b", b)
+    C.ndim(fn, "a", a, 2)
+    C.ndim(fn, "b", b, 2)
+    opa = a.T if trans_a else a
+    opb = b.T if trans_b else b
+    if opa.shape[1] != opb.shape[0]:
+        raise ValueError(f"{fn}: shape mismatch: op(a) {C.shape_str(opa)} and op(b) {C.shape_str(opb)}")
+    if c is None and beta != 0.0:
+        raise ValueError(f"{fn}: beta={beta} needs an input c")
+    c = C.output(fn, c, (opa.shape[0], opb.shape[1]), a.dtype, name="c")
+    C.no_overlap(fn, "c", c, "a", a)
+    C.no_overlap(fn, "c", c, "b", b)
+    alpha, beta = float(alpha), float(beta)
+    if beta == 0.0 and alpha == 1.0:
+        np.matmul(opa, opb, out=c)
+    elif beta == 0.0:
+        np.matmul(opa, opb, out=c)
+        c *= alpha
+    else:
+        r = np.matmul(opa, opb)
+        _axpby(c.reshape(-1), r.reshape(-1), c.dtype.type(alpha), c.dtype.type(beta))
+    return c
+
+
+@_jit
+def _axpby(c, r, alpha, beta):
+    for i in range(c.size):
+        c[i] = alpha * r[i] + beta * c[i]
+
+
+@_jit
+def _add_rows(out, b):
+    n, m = out.shape
+    for i in range(n):
+        for j in range(m):
+            out[i, j] += b[j]
+
+
+def affine_forward(x, w, b, out=None):
+    fn = "affine_forward"
+    C.float_array(fn, "x", x)
+    C.float_array(fn, "w", w)
+    C.float_array(fn, "b", b)
+    C.same_dtype(fn, "x", x, "w", w)
+    C.same_dtype(fn, "x", x, "b", b)
+    C.ndim(fn, "x", x, 2)
+    C.ndim(fn, "w", w, 2)
+    C.ndim(fn, "b", b, 1)
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"{fn}: shape mismatch: x {C.shape_str(x)} and w {C.shape_str(w)}")
+    if b.shape[0] != w.shape[1]:
+        raise ValueError(f"{fn}: shape mismatch: w {C.shape_str(w)} and b {C.shape_str(b)}")
+    out = C.output(fn, out, (x.shape[0], w.shape[1]), x.dtype)
+    for name, arr in (("x", x), ("w", w), ("b", b)):
+        C.no_overlap(fn, "out", out, name, arr)
+    np.matmul(x, w, out=out)
+    _add_rows(out, np.ascontiguousarray(b))
+    return out
+
+
+@_jit
+def _colsum(out, d):
+    n, m = d.shape
+    for j in range(m):
+        out[j] = 0
+    for i in range(n):
+        for j in range(m):
+            out[j] += d[i, j]
+
+
+def bias_grad(dout, out=None):
+    fn = "bias_grad"
+    C.float_array(fn, "dout", dout)
+    C.ndim(fn, "dout", dout, 2)
+    out = C.output(fn, out, (dout.shape[1],), dout.dtype)
+    C.no_overlap(fn, "out", out, "dout", dout)
+    _colsum(out, np.ascontiguousarray(dout))
+    return out
+
+
+# ---- softmax and cross-entropy ---------------------------------------------------------------------------------
+
+
+@_jit
+def _softmax_rows(out, x):
+    n, c = x.shape
+    for i in range(n):
+        m = x[i, 0]
+        for j in range(1, c):
+            if x[i, j] > m:
+                m = x[i, j]
+        s = 0.0
+        for j in range(c):
+            e = np.exp(x[i, j] - m)
+            out[i, j] = e
+            s += e
+        for j in range(c):
+            out[i, j] = out[i, j] / s
+
+
+def softmax(x, out=None):
+    fn = "softmax"
+    C.float_array(fn, "x", x)
+    if x.ndim < 1:
+        raise ValueError(f"{fn}: x must have at least 1 dimension, got shape {C.shape_str(x)}")
+    out = C.output_like(fn, out, x, "x")
+    if x.size == 0:
+        return out
+    c = x.shape[-1]
+    _softmax_rows(out.reshape(-1, c), np.ascontiguousarray(x).reshape(-1, c))
+    return out
+
+
+@_jit
+def _xent_index(y, dx, x, t):
+    n, c = x.shape
+    loss = 0.0
+    for i in range(n):
+        m = x[i, 0]
+        for j in range(1, c):
+            if x[i, j] > m:
+                m = x[i, j]
+        s = 0.0
+        for j in range(c):
+            e = np.exp(x[i, j] - m)
+            y[i, j] = e
+            s += e
+        for j in range(c):
+            y[i, j] = y[i, j] / s
+        lse = np.float64(m) + np.log(s)
+        ti = t[i]
+        loss += lse - np.float64(x[i, ti])
+        for j in range(c):
+            dx[i, j] = np.float64(y[i, j]) / n
+        dx[i, ti] = (np.float64(y[i, ti]) - 1.0) / n
+    return loss / n
+
+
+@_jit
+def _xent_onehot(y, dx, x, t):
+    n, c = x.shape
+    loss = 0.0
+    for i in range(n):
+        m = x[i, 0]
+        for j in range(1, c):
+            if x[i, j] > m:
+                m = x[i, j]
+        s = 0.0
+        for j in range(c):
+            e = np.exp(x[i, j] - m)
+            y[i, j] = e
+            s += e
+        for j in range(c):
+            y[i, j] = y[i, j] / s
+        lse = np.float64(m) + np.log(s)
+        for j in range(c):
+            tj = np.float64(t[i, j])
+            if tj != 0.0:
+                loss += tj * (lse - np.float64(x[i, j]))
+            dx[i, j] = (np.float64(y[i, j]) - tj) / n
+    return loss / n
+
+
+def softmax_cross_entropy(x, t, y=None, dx=None):
+    fn = "softmax_cross_entropy"
+    C.float_array(fn, "x", x)
+    C.ndim(fn, "x", x, 2)
+    if x.shape[0] == 0:
+        raise ValueError(f"{fn}: empty batch: x has shape {C.shape_str(x)} (the mean loss needs N >= 1)")
+    if x.shape[1] == 0:
+        raise ValueError(f"{fn}: x has no classes: shape {C.shape_str(x)}")
+    kind, tt = C.labels(fn, t, x)
+    y = C.output(fn, y, x.shape, x.dtype, name="y")
+    dx = C.output(fn, dx, x.shape, x.dtype, name="dx")
+    C.no_overlap(fn, "y", y, "x", x)
+    C.no_overlap(fn, "dx", dx, "x", x)
+    C.no_overlap(fn, "y", y, "dx", dx)
+    C.no_overlap(fn, "y", y, "t", t)
+    C.no_overlap(fn, "dx", dx, "t", t)
+    xc = np.ascontiguousarray(x)
+    if kind == "index":
+        loss = _xent_index(y, dx, xc, np.ascontiguousarray(tt))
+    else:
+        loss = _xent_onehot(y, dx, xc, np.ascontiguousarray(tt))
+    return float(loss), y, dx
+
+
+# ---- optimizer updates: scalars rounded to the array dtype first, as NumPy does with a Python float, so the
+# jitted loops (no fastmath, no FMA contraction by Numba's defaults) match _ref bit for bit -----------------------
+
+
+def _update_args(fn, param, grad, *state):
+    C.float_array(fn, "param", param)
+    C.float_array(fn, "grad", grad)
+    C.same_dtype(fn, "param", param, "grad", grad)
+    C.same_shape(fn, "param", param, "grad", grad)
+    C.writable(fn, "param", param)
+    arrays = [("param", param), ("grad", grad)]
+    for name, s in state:
+        C.float_array(fn, name, s)
+        C.same_dtype(fn, "param", param, name, s)
+        C.same_shape(fn, "param", param, name, s)
+        C.writable(fn, name, s)
+        arrays.append((name, s))
+    for i, (an, a) in enumerate(arrays):
+        for bn, b in arrays[i + 1:]:
+            C.no_overlap(fn, an, a, bn, b)
+    return np.ascontiguousarray(grad).reshape(-1), param.dtype.type
+
+
+@_jit
+def _sgd(p, g, lr):
+    for i in range(p.size):
+        p[i] = p[i] - lr * g[i]
+
+
+@_jit
+def _momentum(p, v, g, lr, mom):
+    for i in range(p.size):
+        vi = mom * v[i] - lr * g[i]
+        v[i] = vi
+        p[i] = p[i] + vi
+
+
+@_jit
+def _nesterov(p, v, g, lr, mom, mom2, lr_next):
+    for i in range(p.size):
+        vi = v[i] * mom
+        vi = vi - lr * g[i]
+        v[i] = vi
+        pi = p[i] + mom2 * vi
+        p[i] = pi - lr_next * g[i]
+
+
+@_jit
+def _adagrad(p, h, g, lr, eps):
+    for i in range(p.size):
+        hi = h[i] + g[i] * g[i]
+        h[i] = hi
+        p[i] = p[i] - (lr * g[i]) / (np.sqrt(hi) + eps)
+
+
+@_jit
+def _rmsprop(p, h, g, lr, decay, omd, eps):
+    for i in range(p.size):
+        hi = h[i] * decay
+        hi = hi + (omd * g[i]) * g[i]
+        h[i] = hi
+        p[i] = p[i] - (lr * g[i]) / (np.sqrt(hi) + eps)
+
+
+@_jit
+def _adam(p, m, v, g, lr_t, omb1, omb2, eps):
+    for i in range(p.size):
+        gi = g[i]
+        mi = m[i] + omb1 * (gi - m[i])
+        vi = v[i] + omb2 * (gi * gi - v[i])
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - (lr_t * mi) / (np.sqrt(vi) + eps)
+
+
+def sgd_update(param, grad, lr):
+    g, T = _update_args("sgd_update", param, grad)
+    _sgd(param.reshape(-1), g, T(float(lr)))
+
+
+def momentum_update(param, grad, v, lr, momentum):
+    g, T = _update_args("momentum_update", param, grad, ("v", v))
+    _momentum(param.reshape(-1), v.reshape(-1), g, T(float(lr)), T(float(momentum)))
+
+
+def nesterov_update(param, grad, v, lr, momentum):
+    g, T = _update_args("nesterov_update", param, grad, ("v", v))
+    lr, momentum = float(lr), float(momentum)
+    _nesterov(param.reshape(-1), v.reshape(-1), g, T(lr), T(momentum), T(momentum * momentum),
+              T((1 + momentum) * lr))
+
+
+def adagrad_update(param, grad, h, lr, eps):
+    g, T = _update_args("adagrad_update", param, grad, ("h", h))
+    _adagrad(param.reshape(-1), h.reshape(-1), g, T(float(lr)), T(float(eps)))
+
+
+def rmsprop_update(param, grad, h, lr, decay_rate, eps):
+    g, T = _update_args("rmsprop_update", param, grad, ("h", h))
+    d = float(decay_rate)
+    _rmsprop(param.reshape(-1), h.reshape(-1), g, T(float(lr)), T(d), T(1 - d), T(float(eps)))
+
+
+def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps):
+    g, T = _update_args("adam_update", param, grad, ("m", m), ("v", v))
+    _adam(param.reshape(-1), m.reshape(-1), v.reshape(-1), g, T(float(lr_t)), T(1 - float(beta1)),
+          T(1 - float(beta2)), T(float(eps)))

@@ -1,0 +1,101 @@
+"""Softmax and the fused softmax-cross-entropy vs the reference, float64 central differences and edge values."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pybp import _core
+
+RTOL = {np.dtype(np.float32): 2e-6, np.dtype(np.float64): 1e-13}  # a few ulp: our exp vs numpy.exp
+
+
+@pytest.mark.parametrize("shape", [(1,), (10,), (100, 10), (3, 1), (7, 33), (2, 3, 4), (129, 10), (5, 1000)])
+def test_softmax_matches_reference(backend, ref, dtype, rng, shape):
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    got = backend.softmax(x)
+    np.testing.assert_allclose(got, ref.softmax(x), rtol=RTOL[dtype] * 4, atol=1e-30)
+    np.testing.assert_allclose(got.sum(axis=-1), 1.0, rtol=0, atol=50 * RTOL[dtype] * np.sqrt(shape[-1]))
+    inplace = x.copy()
+    assert backend.softmax(inplace, out=inplace) is inplace
+    np.testing.assert_array_equal(inplace, got)
+
+
+@pytest.mark.parametrize("n,c", [(1, 1), (1, 10), (100, 10), (129, 7), (3, 300)])
+@pytest.mark.parametrize("labels", ["index", "onehot", "soft"])
+def test_softmax_cross_entropy_matches_reference(backend, ref, dtype, rng, n, c, labels):
+    x = (rng.standard_normal((n, c)) * 3).astype(dtype)
+    t = rng.integers(0, c, n)
+    if labels == "onehot":
+        t = np.eye(c, dtype=dtype)[t]
+    elif labels == "soft":
+        t = rng.random((n, c)).astype(dtype)
+        t /= t.sum(axis=1, keepdims=True)
+    loss, y, dx = backend.softmax_cross_entropy(x, t)
+    rloss, ry, rdx = ref.softmax_cross_entropy(x, t)
+    assert isinstance(loss, float)
+    assert loss == pytest.approx(rloss, rel=10 * RTOL[dtype], abs=10 * RTOL[dtype])
+    np.testing.assert_allclose(y, ry, rtol=4 * RTOL[dtype], atol=1e-30)
+    np.testing.assert_allclose(dx, rdx, rtol=4 * RTOL[dtype], atol=4 * RTOL[dtype] / n)
+    np.testing.assert_allclose(dx.sum(axis=1), 0.0 if labels != "soft" else 0.0, atol=20 * RTOL[dtype])
+
+
+def test_softmax_cross_entropy_out_arrays_are_filled_in_place(backend, dtype, rng):
+    x = rng.standard_normal((20, 10)).astype(dtype)
+    t = rng.integers(0, 10, 20).astype(np.int32)
+    y, dx = np.empty_like(x), np.empty_like(x)
+    loss, y2, dx2 = backend.softmax_cross_entropy(x, t, y, dx)
+    assert y2 is y and dx2 is dx and np.isfinite(loss)
+
+
+def test_gradient_matches_central_differences(backend):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((6, 5))
+    t = rng.integers(0, 5, 6)
+    _, _, dx = backend.softmax_cross_entropy(x, t)
+    h = 1e-5
+    num = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[idx] += h
+        xm[idx] -= h
+        num[idx] = (backend.softmax_cross_entropy(xp, t)[0] - backend.softmax_cross_entropy(xm, t)[0]) / (2 * h)
+    np.testing.assert_allclose(dx, num, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e4, -1e4])
+def test_huge_logits_give_finite_loss_and_exact_gradients(backend, dtype, scale):
+    x = np.array([[scale, 0.0, -scale], [0.0, scale, 1.0]], dtype)
+    t = np.array([0, 2])
+    loss, y, dx = backend.softmax_cross_entropy(x, t)
+    assert np.isfinite(loss) and np.isfinite(y).all() and np.isfinite(dx).all()
+    # row 0: label has the largest or smallest logit; row 1: label 2 loses by |scale| - 1 when scale > 0
+    want0 = 0.0 if scale > 0 else 2e4
+    want1 = scale - 1.0 if scale > 0 else np.log(1 + np.exp(-1.0) + np.exp(scale - 1.0))
+    assert loss == pytest.approx((want0 + want1) / 2, rel=1e-6)
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2"])
+def test_cpp_isa_paths_agree(dtype, rng, isa):
+    x = (rng.standard_normal((130, 10)) * 4).astype(dtype)
+    t = rng.integers(0, 10, 130)
+    prev = _core.active_isa()
+    _core.set_isa(isa)
+    try:
+        loss, y, dx = _core.softmax_cross_entropy(x, t)
+    finally:
+        _core.set_isa(prev)
+    loss2, y2, dx2 = _core.softmax_cross_entropy(x, t)
+    # the same IEEE operations on both paths (no FMA contraction): identical results
+    assert loss == loss2
+    np.testing.assert_array_equal(y, y2)
+    np.testing.assert_array_equal(dx, dx2)
+
+
+def test_exp_accuracy_over_the_range(dtype):
+    """softmax of [x, 0] is the logistic function; checks the vectorised exp across its whole range."""
+    xs = np.linspace(-100 if dtype == np.float32 else -700, 80 if dtype == np.float32 else 700, 20001).astype(dtype)
+    pairs = np.stack([np.zeros_like(xs), -xs], axis=1)  # softmax(...)[0] = 1 / (1 + exp(-xs))
+    got = _core.softmax(pairs)[:, 0]
+    want = 1.0 / (1.0 + np.exp(-xs.astype(np.float64)))
+    # subnormal results carry fewer digits: an absolute tolerance of two subnormal steps covers them
+    np.testing.assert_allclose(got, want, rtol=8 * RTOL[dtype], atol=2 * np.finfo(dtype).smallest_subnormal)
