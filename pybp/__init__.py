@@ -16,7 +16,21 @@ from . import _backend
 
 _backend._init_default()
 
+from . import functions  # noqa: E402
+from .functions import cross_entropy_error, relu, sigmoid, softmax, sum_squared_error  # noqa: E402
+from .gradient import gradient_check, gradient_descent, numerical_gradient  # noqa: E402
+from .layers import (  # noqa: E402
+    AddLayer, Affine, BatchNormalization, Dropout, MulLayer, Relu, Sigmoid, SoftmaxWithLoss,
+)
+from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet  # noqa: E402
+from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop, get_optimizer  # noqa: E402
+
 __all__ = [
     "__version__", "BackendFallbackWarning", "available_backends", "backend_info", "get_backend",
     "set_backend", "set_num_threads", "use_backend",
+    "functions", "cross_entropy_error", "relu", "sigmoid", "softmax", "sum_squared_error",
+    "gradient_check", "gradient_descent", "numerical_gradient",
+    "AddLayer", "Affine", "BatchNormalization", "Dropout", "MulLayer", "Relu", "Sigmoid", "SoftmaxWithLoss",
+    "MultiLayerNet", "MultiLayerNetExtend", "TwoLayerNet",
+    "SGD", "AdaGrad", "Adam", "Momentum", "Nesterov", "RMSprop", "get_optimizer",
 ]

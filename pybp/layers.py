@@ -1,0 +1,195 @@
+"""The book's layers (ch. 5-6) with forward/backward, on the compiled kernels of the active backend.
+
+Attributes, defaults and results follow the book (`Affine.W/.b/.x/.dW/.db`, `Relu.mask`, `Sigmoid.out`,
+`SoftmaxWithLoss.loss/.y/.t`, ...). Differences, all deliberate:
+- backward never modifies the caller's `dout` in place (the book's Relu does);
+- SoftmaxWithLoss computes the exact log-softmax loss (no 1e-7 offset), so its gradient (y - t) / N is exact;
+- mixed dtypes (e.g. float32 x with float64 W) raise TypeError instead of silently upcasting.
+Layers call `pybp._backend.<kernel>` at call time, so `pybp.set_backend()` takes effect immediately.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _backend as K
+
+
+class MulLayer:
+    def __init__(self):
+        self.x = None
+        self.y = None
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return x * y
+
+    def backward(self, dout):
+        return dout * self.y, dout * self.x
+
+
+class AddLayer:
+    def __init__(self):
+        pass
+
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, dout):
+        return dout * 1, dout * 1
+
+
+class Relu:
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        out, self.mask = K.relu_forward(x)
+        return out
+
+    def backward(self, dout):
+        return K.relu_backward(dout, self.mask)
+
+
+class Sigmoid:
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        self.out = K.sigmoid_forward(x)
+        return self.out
+
+    def backward(self, dout):
+        return K.sigmoid_backward(dout, self.out)
+
+
+class Affine:
+    """out = x @ W + b; W (in, out) and b are the caller's arrays, held by reference (optimizers update them)."""
+
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+        self.x = None
+        self.original_x_shape = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        self.original_x_shape = x.shape
+        x = x.reshape(x.shape[0], -1)  # (N, ...) -> (N, D), as the book does for image input
+        self.x = x
+        return K.affine_forward(x, self.W, self.b)
+
+    def backward(self, dout, need_dx=True):
+        """Sets dW and db and returns dx in the input's original shape. need_dx=False skips the dx product (a
+        network's first layer: nobody reads it) and returns None."""
+        self.dW = K.gemm(self.x, dout, trans_a=True)
+        self.db = K.bias_grad(dout)
+        if not need_dx:
+            return None
+        dx = K.gemm(dout, self.W, trans_b=True)
+        return dx.reshape(*self.original_x_shape)
+
+
+class SoftmaxWithLoss:
+    """Softmax + cross-entropy, fused: forward(x, t) with index labels (N,) or one-hot labels (N, C)."""
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+        self._dx = None
+
+    def forward(self, x, t):
+        self.t = t
+        self.loss, self.y, self._dx = K.softmax_cross_entropy(x, t)
+        return self.loss
+
+    def backward(self, dout=1):
+        """(y - t) / N times dout (the kernel computed it during forward)."""
+        if dout == 1:
+            return self._dx.copy()
+        return self._dx * dout
+
+
+class Dropout:
+    """The book's dropout: at train time keep each unit with probability 1 - ratio; at test time scale by it.
+    `rng`: a numpy Generator for reproducible masks (default: numpy's global RandomState, as the book)."""
+
+    def __init__(self, dropout_ratio=0.5, rng=None):
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+        self.rng = rng
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            r = self.rng.random(x.shape) if self.rng is not None else np.random.rand(*x.shape)
+            self.mask = r > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class BatchNormalization:
+    """Batch normalization (book ch. 6): per-feature standardisation over the batch, then gamma * xn + beta.
+
+    2-D input (N, D) directly; 4-D input (N, C, H, W) is flattened to (N, C*H*W) as the book does. Train mode
+    uses batch statistics and updates running_mean/var with `momentum`; test mode uses the running statistics.
+    """
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = momentum
+        self.input_shape = None
+        self.running_mean = running_mean
+        self.running_var = running_var
+        self.batch_size = None
+        self.xc = None
+        self.xn = None
+        self.std = None
+        self.dgamma = None
+        self.dbeta = None
+
+    def forward(self, x, train_flg=True):
+        self.input_shape = x.shape
+        if x.ndim != 2:
+            x = x.reshape(x.shape[0], -1)
+        out = self._forward(x, train_flg)
+        return out.reshape(*self.input_shape)
+
+    def _forward(self, x, train_flg):
+        if self.running_mean is None:
+            d = x.shape[1]
+            self.running_mean = np.zeros(d, dtype=x.dtype)
+            self.running_var = np.zeros(d, dtype=x.dtype)
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = np.mean(xc ** 2, axis=0)
+            std = np.sqrt(var + 10e-7)
+            xn = xc / std
+            self.batch_size = x.shape[0]
+            self.xc, self.xn, self.std = xc, xn, std
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        else:
+            xc = x - self.running_mean
+            xn = xc / np.sqrt(self.running_var + 10e-7)
+        return self.gamma * xn + self.beta
+
+    def backward(self, dout):
+        if dout.ndim != 2:
+            dout = dout.reshape(dout.shape[0], -1)
+        dbeta = dout.sum(axis=0)
+        dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc += (2.0 / self.batch_size) * self.xc * dvar
+        dmu = np.sum(dxc, axis=0)
+        dx = dxc - dmu / self.batch_size
+        self.dgamma, self.dbeta = dgamma, dbeta
+        return dx.reshape(*self.input_shape)
