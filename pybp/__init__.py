@@ -24,6 +24,8 @@ from .layers import (  # noqa: E402
 )
 from .nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet  # noqa: E402
 from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop, get_optimizer  # noqa: E402
+from .datasets import load_mnist  # noqa: E402
+from .trainer import Trainer  # noqa: E402
 
 __all__ = [
     "__version__", "BackendFallbackWarning", "available_backends", "backend_info", "get_backend",
@@ -32,5 +34,5 @@ __all__ = [
     "gradient_check", "gradient_descent", "numerical_gradient",
     "AddLayer", "Affine", "BatchNormalization", "Dropout", "MulLayer", "Relu", "Sigmoid", "SoftmaxWithLoss",
     "MultiLayerNet", "MultiLayerNetExtend", "TwoLayerNet",
-    "SGD", "AdaGrad", "Adam", "Momentum", "Nesterov", "RMSprop", "get_optimizer",
+    "SGD", "AdaGrad", "Adam", "Momentum", "Nesterov", "RMSprop", "get_optimizer", "load_mnist", "Trainer",
 ]

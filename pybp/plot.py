@@ -1,0 +1,104 @@
+"""Plots people would rather look at than read: training curves and optimisation paths (book ch. 6). PNG files.
+
+matplotlib is an optional extra: `pip install 'pybp-kernels[plot]'`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("pybp.plot needs matplotlib: pip install 'pybp-kernels[plot]'") from None
+    matplotlib.use("Agg")  # files only; works without a display
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_history(history, path, title="training"):
+    """Loss per step (with a moving average) and train/test accuracy per epoch. `history`: a Trainer or its
+    history() dict. Writes a PNG to `path` and returns it."""
+    if hasattr(history, "history"):
+        history = history.history()
+    plt = _plt()
+    loss = np.asarray(history["train_loss"], dtype=float)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    if loss.size:
+        ax1.plot(np.arange(loss.size), loss, lw=0.5, alpha=0.4, label="loss per step")
+        w = max(1, min(100, loss.size // 20))
+        if w > 1:
+            ma = np.convolve(loss, np.ones(w) / w, mode="valid")
+            ax1.plot(np.arange(w - 1, loss.size), ma, lw=1.5, label=f"moving average ({w})")
+    ax1.set_xlabel("iteration")
+    ax1.set_ylabel("loss")
+    ax1.set_title("training loss")
+    ax1.legend()
+    ax1.grid(alpha=0.3)
+    epochs = np.arange(1, len(history["train_acc"]) + 1)
+    ax2.plot(epochs, history["train_acc"], "o-", label="train")
+    ax2.plot(epochs, history["test_acc"], "s--", label="test")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("accuracy")
+    ax2.set_ylim(0, 1.0)
+    ax2.set_title("accuracy")
+    ax2.legend(loc="lower right")
+    ax2.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _f(x, y):
+    return x ** 2 / 20.0 + y ** 2
+
+
+def _df(x, y):
+    return x / 10.0, 2.0 * y
+
+
+def optimizer_paths(start=(-7.0, 2.0), steps=30, settings=None):
+    """Paths of the book's optimizers on f(x, y) = x^2/20 + y^2 (book ch. 6.1.7): {name: (steps+1, 2) array}."""
+    from .optimizers import get_optimizer
+    settings = settings or {"SGD": ("sgd", 0.95), "Momentum": ("momentum", 0.1), "AdaGrad": ("adagrad", 1.5),
+                            "Adam": ("adam", 0.3)}
+    out = {}
+    for label, (name, lr) in settings.items():
+        params = {"x": np.array([start[0]]), "y": np.array([start[1]])}
+        opt = get_optimizer(name, lr=lr)
+        path = [tuple(start)]
+        for _ in range(steps):
+            gx, gy = _df(params["x"][0], params["y"][0])
+            opt.update(params, {"x": np.array([gx]), "y": np.array([gy])})
+            path.append((params["x"][0], params["y"][0]))
+        out[label] = np.array(path)
+    return out
+
+
+def plot_optimizer_paths(path, start=(-7.0, 2.0), steps=30, settings=None):
+    """The book's ch. 6 figure: optimisation paths on a contour plot of x^2/20 + y^2. Writes a PNG to `path`."""
+    plt = _plt()
+    paths = optimizer_paths(start, steps, settings)
+    xs, ys = np.meshgrid(np.linspace(-10, 10, 300), np.linspace(-5, 5, 200))
+    zs = _f(xs, ys)
+    n = len(paths)
+    cols = 2 if n > 1 else 1
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False)
+    for ax, (label, p) in zip(axes.flat, paths.items()):
+        ax.contour(xs, ys, zs, levels=np.geomspace(0.05, 8, 12), cmap="Greys", linewidths=0.7)
+        ax.plot(p[:, 0], p[:, 1], "o-", color="tab:red", ms=3, lw=1)
+        ax.plot(0, 0, "+", color="black", ms=10)
+        ax.set_xlim(-10, 10)
+        ax.set_ylim(-5, 5)
+        ax.set_title(f"{label} ({steps} steps from {start})")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle("f(x, y) = x²/20 + y²")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

