@@ -113,6 +113,7 @@ void micro_nv(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, 
     V c30 = W::zero(), c31 = W::zero(), c40 = W::zero(), c41 = W::zero(), c50 = W::zero(), c51 = W::zero();
     const idx o1 = off[1], o2 = off[2], o3 = off[3], o4 = off[4], o5 = off[5];
     if (NV == 2) {
+#pragma GCC unroll 4
         for (int p = 0; p < kc; ++p) {
             const V b0 = W::load(bp), b1 = W::load(bp + L);
             V x;
@@ -284,6 +285,8 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
     const idx mc = std::max<idx>(MR, ceil_div(ceil_div(m, nblk), MR) * MR);
     nblk = ceil_div(m, mc);
     const idx nc_max = std::min<idx>(NC, ceil_div(n, NR) * NR);
+    // Equal inner blocks (784 = 4 x 196, not 3 x 256 + 16): no short block paying a full C read-modify-write.
+    const idx kc_step = ceil_div(k, ceil_div(k, KC));
     T* bp = scratch<T>(tl_b_buf, static_cast<std::size_t>(KC) * nc_max);
 
     PYBP_PRAGMA(omp parallel num_threads(nt) if (nt > 1))
@@ -292,8 +295,8 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
         for (idx jc = 0; jc < n; jc += NC) {
             const idx nc = std::min<idx>(NC, n - jc);
             const idx npanels = ceil_div(nc, NR);
-            for (idx pc = 0; pc < k; pc += KC) {
-                const int kc = static_cast<int>(std::min<idx>(KC, k - pc));
+            for (idx pc = 0; pc < k; pc += kc_step) {
+                const int kc = static_cast<int>(std::min<idx>(kc_step, k - pc));
                 const T beta_eff = pc == 0 ? beta : T(1);
                 PYBP_PRAGMA(omp for schedule(static))
                 for (idx q = 0; q < npanels; ++q) {

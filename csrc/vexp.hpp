@@ -26,7 +26,8 @@ inline To bits(From v) {
 
 inline float exp_poly(float x) {
     using vexp_detail::bits;
-    const float xc = std::min(std::max(x, -110.0f), 89.0f);  // NaN: restored at the end
+    // NaN -> 0 here (restored at the end) so the integer exponent below stays in range: no shift overflow.
+    const float xc = x == x ? std::min(std::max(x, -110.0f), 89.0f) : 0.0f;
     const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits
     const float t = xc * 1.44269504088896341f + magic;
     const float nf = t - magic;
@@ -49,7 +50,7 @@ inline float exp_poly(float x) {
 
 inline double exp_poly(double x) {
     using vexp_detail::bits;
-    const double xc = std::min(std::max(x, -760.0), 710.0);
+    const double xc = x == x ? std::min(std::max(x, -760.0), 710.0) : 0.0;
     const double magic = 6755399441055744.0;  // 1.5 * 2^52
     const double t = xc * 1.4426950408889634074 + magic;
     const double nf = t - magic;
