@@ -69,7 +69,7 @@ def run_case(name, sizes, batch, dtype, threads, backends, repeats):
         fns[f"pybp {b}"] = step
     sample = 0.05 if batch > 100 else 0.02
     with common.limit_threads(threads):
-        stats = common.interleaved(fns, repeats=repeats, sample_s=sample)
+        stats = common.interleaved(fns, repeats=repeats, sample_s=sample, pause_s=0.2 if threads > 1 else 0.0)
     return {k: v["median"] for k, v in stats.items()}
 
 

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "dispatch.hpp"
+#include "vexp.hpp"
 
 namespace pybp {
 namespace PYBP_ISA_NS {
@@ -23,7 +24,7 @@ void relu_backward(T* dx, const T* dout, const unsigned char* mask, std::size_t 
 
 template <class T>
 void sigmoid_forward(T* out, const T* x, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) out[i] = T(1) / (T(1) + std::exp(-x[i]));
+    for (std::size_t i = 0; i < n; ++i) out[i] = T(1) / (T(1) + exp_poly(-x[i]));  // vectorises; <= 1 ulp exp
 }
 
 template <class T>

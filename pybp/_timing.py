@@ -24,9 +24,13 @@ def _loops_for(fn, target_s: float) -> int:
         n *= 4 if dt < target_s / 20 else 2
 
 
-def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: int = 2) -> dict:
+def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: int = 2, pause_s: float = 0.0) -> dict:
     """Time each callable of `fns` ({name: fn}) in alternation. Returns {name: stats} with seconds per call:
-    median, p10, p90, min, and the loop count per sample."""
+    median, p10, p90, min, and the loop count per sample.
+
+    pause_s: idle time before each sample. Needed with more than one thread: OpenBLAS's workers keep spinning
+    for ~0.1 s after a call and OpenMP's for a while too; on 2 cores a contender timed right after another
+    pool's call would mostly measure that pool's spinning."""
     names = list(fns)
     for name in names:
         for _ in range(warmup):
@@ -37,6 +41,9 @@ def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: in
         order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
         for name in order:
             fn, n = fns[name], loops[name]
+            if pause_s:
+                time.sleep(pause_s)
+                fn()  # wake this contender's own pool; not timed
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
