@@ -8,6 +8,7 @@ import numpy as np
 from . import _checks as C
 
 _jit = nb.njit(cache=True, nogil=True, fastmath=False)
+_UFUNC_EXP_MIN = 256  # sigmoid_forward: from this size on NumPy's SIMD exp beats Numba's scalar loop
 
 # ---- elementwise ---------------------------------------------------------------------------------------------
 
@@ -27,16 +28,18 @@ def _relu_bwd(dx, dout, mask):
         dx[i] = 0 if mask[i] else dout[i]
 
 
+# `one` arrives typed like the arrays: a float literal 1.0 would promote float32 loops to float64 (slower, and
+# not what NumPy computes for a float32 array meeting a Python float).
 @_jit
-def _sigmoid_fwd(out, x):
+def _sigmoid_fwd(out, x, one):
     for i in range(x.size):
-        out[i] = 1.0 / (1.0 + np.exp(-x[i]))
+        out[i] = one / (one + np.exp(-x[i]))
 
 
 @_jit
-def _sigmoid_bwd(dx, dout, y):
+def _sigmoid_bwd(dx, dout, y, one):
     for i in range(dout.size):
-        dx[i] = dout[i] * (1.0 - y[i]) * y[i]
+        dx[i] = dout[i] * (one - y[i]) * y[i]
 
 
 def relu_forward(x, out=None):
@@ -64,7 +67,15 @@ def sigmoid_forward(x, out=None):
     fn = "sigmoid_forward"
     C.float_array(fn, "x", x)
     out = C.output_like(fn, out, x, "x")
-    _sigmoid_fwd(out.reshape(-1), x.reshape(-1))
+    if x.size >= _UFUNC_EXP_MIN:
+        # Numba's exp is scalar libm (no SVML here): NumPy's vectorised exp, in place, is faster for big arrays
+        with np.errstate(over="ignore"):
+            np.negative(x, out=out)
+            np.exp(out, out=out)
+            out += 1
+            np.divide(1, out, out=out)
+    else:
+        _sigmoid_fwd(out.reshape(-1), x.reshape(-1), x.dtype.type(1))
     return out
 
 
@@ -76,7 +87,7 @@ def sigmoid_backward(dout, y, out=None):
     C.same_shape(fn, "dout", dout, "y", y)
     out = C.output_like(fn, out, dout, "dout")
     C.no_partial_overlap(fn, "out", out, "y", y)
-    _sigmoid_bwd(out.reshape(-1), dout.reshape(-1), y.reshape(-1))
+    _sigmoid_bwd(out.reshape(-1), dout.reshape(-1), y.reshape(-1), dout.dtype.type(1))
     return out
 
 # ---- GEMM family (a fallback: NumPy's BLAS does the products; checks and in-place semantics as _ref) ----------
