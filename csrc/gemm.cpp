@@ -3,9 +3,9 @@
 //
 // Loop nest (the usual five loops around a micro-kernel): jc over NC columns of C, pc over KC of the inner
 // dimension, ic over MC rows; inside, jr over NR-wide packed B panels (kept in L1) and ir over MR-row A slivers
-// (streamed from L2). B is always packed (zero-padded to NR). A is packed into MR-row slivers, except when its
-// rows are contiguous (csa == 1) and C is narrow: then packing would cost as much as the few panels it serves,
-// so the micro-kernel reads A in place (the x @ W shape of TwoLayerNet).
+// (streamed from L2). B is always packed (zero-padded to NR). A is packed into MR-row slivers, except when C is
+// narrow and one of A's dimensions is contiguous: then packing would cost as much as the few B panels it serves,
+// so the micro-kernel reads A in place (TwoLayerNet's x @ W and x.T @ dout).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -202,7 +202,9 @@ void micro(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, int
 template <class T>
 void pack_b_panel(T* dst, const T* b, idx rsb, idx csb, int kc, int nr) {
     constexpr int NR = Tile<T>::NR;
-    if (csb == 1) {
+    if (csb == 1 && nr == NR) {  // full panel of a row-major B: fixed-size copies (two vector moves per row)
+        for (int p = 0; p < kc; ++p) std::memcpy(dst + p * NR, b + p * rsb, NR * sizeof(T));
+    } else if (csb == 1) {
         for (int p = 0; p < kc; ++p) {
             const T* src = b + p * rsb;
             T* d = dst + p * NR;
@@ -280,7 +282,9 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
 #if PYBP_HAVE_OPENMP
     if (static_cast<double>(m) * n * k >= kParallelMinMacs) nt = get_num_threads();
 #endif
-    const bool unpacked_a = csa == 1 && n < kUnpackedAMaxN;
+    // Narrow C: read A in place when either of its dimensions is contiguous (x @ W reads rows of x, x.T @ dout
+    // reads 6 adjacent columns of x per step); packing would cost as much as the few B panels it serves.
+    const bool unpacked_a = (csa == 1 || rsa == 1) && n < kUnpackedAMaxN;
     // Row blocks: at most MC rows each, their count a multiple of the thread count so threads get equal work.
     idx nblk = ceil_div(m, Blk<T>::MC);
     if (nt > 1) nblk = ceil_div(std::max<idx>(nblk, nt), nt) * nt;
@@ -321,7 +325,7 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
                         for (idx ir = 0; ir < mcb; ir += MR) {
                             const int mr = static_cast<int>(std::min<idx>(MR, mcb - ir));
                             if (unpacked_a)
-                                micro<T, false>(kc, ablk + ir * rsa, rsa, 1, bq, cblk + ir * ldc, ldc, mr, nr,
+                                micro<T, false>(kc, ablk + ir * rsa, rsa, csa, bq, cblk + ir * ldc, ldc, mr, nr,
                                                 alpha, beta_eff);
                             else
                                 micro<T, true>(kc, ap + ir * kc, 1, MR, bq, cblk + ir * ldc, ldc, mr, nr, alpha,

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -71,7 +72,12 @@ inline double exp_poly(double x) {
     p = p * r + 0.5;
     p = p * r + 1.0;
     p = p * r + 1.0;
-    const std::int64_t n1 = n >> 1, n2 = n - n1;
+    // Halve the exponent in floating point: AVX2 has no 64-bit arithmetic right shift, and one scalar operation
+    // would keep the whole loop from vectorising. The magic-number trick turns each half back into an integer.
+    (void)n;
+    const double n1f = std::floor(nf * 0.5), n2f = nf - n1f;
+    const std::int64_t n1 = bits<std::int64_t>(n1f + magic) - bits<std::int64_t>(magic);
+    const std::int64_t n2 = bits<std::int64_t>(n2f + magic) - bits<std::int64_t>(magic);
     const double s1 = bits<double>((n1 + 1023) << 52), s2 = bits<double>((n2 + 1023) << 52);
     const double res = p * s1 * s2;
     return x != x ? x : res;
