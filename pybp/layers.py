@@ -87,7 +87,7 @@ class Affine:
         if not need_dx:
             return None
         dx = K.gemm(dout, self.W, trans_b=True)
-        return dx.reshape(*self.original_x_shape)
+        return dx if dx.shape == self.original_x_shape else dx.reshape(*self.original_x_shape)
 
 
 class SoftmaxWithLoss:
@@ -105,9 +105,10 @@ class SoftmaxWithLoss:
         return self.loss
 
     def backward(self, dout=1):
-        """(y - t) / N times dout (the kernel computed it during forward)."""
+        """(y - t) / N times dout (the kernel computed it during forward; every forward makes a new array, so the
+        one returned here belongs to the caller)."""
         if dout == 1:
-            return self._dx.copy()
+            return self._dx
         return self._dx * dout
 
 
