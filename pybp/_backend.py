@@ -163,8 +163,18 @@ def backend_info() -> dict:
         info["numba"] = numba.__version__
     else:
         info["isa"] = "numpy (reference)"
-        info["threads"] = 1
+        info["threads"] = _blas_threads()
     return info
+
+
+def _blas_threads():
+    """Threads of NumPy's BLAS (the only parallel part of the numpy backend), or 'unknown'."""
+    try:
+        import threadpoolctl
+    except ImportError:
+        return "unknown (install threadpoolctl)"
+    pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+    return pools[0]["num_threads"] if pools else "unknown"
 
 
 def _cpu_name() -> str:
