@@ -39,11 +39,12 @@ T row_sum(const T* x, std::size_t c) {
 
 constexpr std::size_t kChunk = 128;  // rows per block: a block of logits stays in L1 across the passes
 
-// y = softmax(x) for rows [0, r), r <= kChunk (y may alias x); lse[i] = log-sum-exp of row i in double.
+// y = softmax(x) for rows [0, r), r <= kChunk (y may alias x); if mx/sum are given, the row maxima and the sums
+// of exp(x - max) go there (log-sum-exp = max + log(sum), taken later in bulk: see LogProduct).
 // Four flat passes instead of one loop per row: with the book's 10 classes a per-row exp loop would be mostly
 // scalar tail, while one exp pass over the whole block vectorises fully.
 template <class T>
-void softmax_block(T* y, const T* x, std::size_t r, std::size_t c, double* lse) {
+void softmax_block(T* y, const T* x, std::size_t r, std::size_t c, T* mx_out, T* sum_out) {
     T mx[kChunk];
     for (std::size_t i = 0; i < r; ++i) {
         const T m = row_max(x + i * c, c);
@@ -56,9 +57,27 @@ void softmax_block(T* y, const T* x, std::size_t r, std::size_t c, double* lse) 
         T* yi = y + i * c;
         const T s = row_sum(yi, c);
         for (std::size_t j = 0; j < c; ++j) yi[j] = yi[j] / s;
-        if (lse) lse[i] = static_cast<double>(mx[i]) + std::log(static_cast<double>(s));
+        if (mx_out) {
+            mx_out[i] = mx[i];
+            sum_out[i] = s;
+        }
     }
 }
+
+// sum_i log(s_i) for s_i >= 1 (row sums of exp(x - max): the max term is 1) as the log of a running product:
+// one log per ~100 rows instead of one per row (a scalar log costs as much as a row of the book's 10 classes).
+// NaN/inf sums propagate into the result.
+struct LogProduct {
+    double prod = 1.0, logs = 0.0;
+    void add(double s) {
+        prod *= s;
+        if (!(prod < 1e280)) {  // also taken for NaN and inf: they end up in logs
+            logs += std::log(prod);
+            prod = 1.0;
+        }
+    }
+    double total() const { return logs + std::log(prod); }
+};
 
 }  // namespace
 
@@ -66,19 +85,24 @@ template <class T>
 void softmax(T* out, const T* x, std::size_t rows, std::size_t c) {
     if (c == 0) return;
     for (std::size_t i = 0; i < rows; i += kChunk)
-        softmax_block(out + i * c, x + i * c, std::min(kChunk, rows - i), c, nullptr);
+        softmax_block(out + i * c, x + i * c, std::min(kChunk, rows - i), c, static_cast<T*>(nullptr),
+                      static_cast<T*>(nullptr));
 }
 
 template <class T>
 double softmax_xent_index(T* y, T* dx, const T* x, const std::int64_t* t, std::size_t n, std::size_t c) {
-    double loss = 0.0, lse[kChunk];
+    // loss * n = sum_i (max_i + log s_i - x_i[t_i])
+    double lin = 0.0;
+    LogProduct logs;
+    T mx[kChunk], sm[kChunk];
     const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
     for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
         const std::size_t r = std::min(kChunk, n - i0);
-        softmax_block(y + i0 * c, x + i0 * c, r, c, lse);
+        softmax_block(y + i0 * c, x + i0 * c, r, c, mx, sm);
         for (std::size_t i = i0; i < i0 + r; ++i) {
             const auto ti = static_cast<std::size_t>(t[i]);
-            loss += lse[i - i0] - static_cast<double>(x[i * c + ti]);
+            lin += static_cast<double>(mx[i - i0]) - static_cast<double>(x[i * c + ti]);
+            logs.add(static_cast<double>(sm[i - i0]));
         }
         // dx = y / n, then the label column gets (y - 1) / n (both rounded once from double, as the reference)
         const std::size_t len = r * c;
@@ -90,29 +114,43 @@ double softmax_xent_index(T* y, T* dx, const T* x, const std::int64_t* t, std::s
             dx[i * c + ti] = static_cast<T>((static_cast<double>(y[i * c + ti]) - 1.0) / dn);
         }
     }
-    return loss / dn;
+    return (lin + logs.total()) / dn;
 }
 
 template <class T>
 double softmax_xent_onehot(T* y, T* dx, const T* x, const T* t, std::size_t n, std::size_t c) {
-    double loss = 0.0, lse[kChunk];
-    const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
+    // loss * n = sum_i sum_{j: t_ij != 0} t_ij (max_i + log s_i - x_ij); rows whose labels sum to exactly 1 (one-hot)
+    // share one running log-product, other rows take their own log.
+    double lin = 0.0;
+    LogProduct logs;
+    T mx[kChunk], sm[kChunk];
+    const double dn = static_cast<double>(n);
     for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
         const std::size_t r = std::min(kChunk, n - i0);
-        softmax_block(y + i0 * c, x + i0 * c, r, c, lse);
+        softmax_block(y + i0 * c, x + i0 * c, r, c, mx, sm);
         for (std::size_t i = i0; i < i0 + r; ++i) {
             const T* xi = x + i * c;
             const T* ti = t + i * c;
+            double tsum = 0.0, tx = 0.0;
             for (std::size_t j = 0; j < c; ++j) {
                 const double tj = static_cast<double>(ti[j]);
-                if (tj != 0.0) loss += tj * (lse[i - i0] - static_cast<double>(xi[j]));  // t = 0 skipped: -inf safe
+                if (tj != 0.0) {  // t = 0 skipped: a -inf logit elsewhere stays harmless
+                    tsum += tj;
+                    tx += tj * static_cast<double>(xi[j]);
+                }
             }
+            if (tsum == 0.0) continue;
+            lin += tsum * static_cast<double>(mx[i - i0]) - tx;
+            if (tsum == 1.0)
+                logs.add(static_cast<double>(sm[i - i0]));
+            else
+                lin += tsum * std::log(static_cast<double>(sm[i - i0]));
         }
         const std::size_t len = r * c;
         for (std::size_t k = i0 * c; k < i0 * c + len; ++k)
             dx[k] = static_cast<T>((static_cast<double>(y[k]) - static_cast<double>(t[k])) / dn);
     }
-    return loss / dn;
+    return (lin + logs.total()) / dn;
 }
 
 }  // namespace PYBP_ISA_NS

@@ -7,7 +7,8 @@ import numpy as np
 
 from . import _checks as C
 
-_jit = nb.njit(cache=True, nogil=True, fastmath=False)
+# error_model="numpy": division follows IEEE (inf/NaN) as NumPy does, instead of a zero check that blocks SIMD
+_jit = nb.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
 _UFUNC_EXP_MIN = 256  # sigmoid_forward: from this size on NumPy's SIMD exp beats Numba's scalar loop
 
 # ---- elementwise ---------------------------------------------------------------------------------------------
