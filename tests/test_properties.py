@@ -64,8 +64,12 @@ def test_gemm_random_shapes_strides_transposes(backend, data, dtype, m, n, k, ta
     want = alpha * ((a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)) + beta * c0
     got = backend.gemm(a, b, c, alpha=alpha, beta=beta, trans_a=ta, trans_b=tb)
     assert got is c
-    eps = 1.2e-7 if dtype == np.float32 else 2.3e-16
-    np.testing.assert_allclose(c, want, rtol=0, atol=16 * 16 * eps * np.sqrt(k) * 2 + 4 * eps * 4)
+    eps = np.finfo(dtype).eps / 2
+    # the standard worst-case bound for a k-term dot product in floating point, elementwise:
+    # |error| <= (k + 2) eps (|alpha| |op(A)| @ |op(B)| + |beta c|)
+    bound = (k + 2) * eps * (abs(alpha) * (np.abs(a.T if ta else a).astype(np.float64)
+                                           @ np.abs(b.T if tb else b).astype(np.float64)) + abs(beta) * np.abs(c0))
+    assert (np.abs(c - want) <= bound + np.finfo(dtype).tiny).all()
 
 
 UPDATES = {
