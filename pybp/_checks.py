@@ -116,3 +116,123 @@ def labels(fn: str, t, x: np.ndarray):
     if t.ndim == 2:
         raise TypeError(f"{fn}: one-hot labels t must be float32/float64 like x, got {t.dtype}")
     raise ValueError(f"{fn}: t must be 1-D labels (N,) or 2-D one-hot (N, C), got shape {shape_str(t)}")
+
+
+# ---- per-kernel argument rules: pybp._ref and pybp._numba both call these, so the two Python backends cannot
+# drift apart (the C++ bindings mirror them; tests/test_bad_input.py compares all three) ------------------------
+
+
+def gemm_args(fn, a, b, c, beta, trans_a, trans_b):
+    """Validates gemm's arguments; returns (op(a), op(b), c) with c allocated when None."""
+    float_array(fn, "a", a)
+    float_array(fn, "b", b)
+    same_dtype(fn, "a", a, "b", b)
+    ndim(fn, "a", a, 2)
+    ndim(fn, "b", b, 2)
+    opa = a.T if trans_a else a
+    opb = b.T if trans_b else b
+    if opa.shape[1] != opb.shape[0]:
+        raise ValueError(f"{fn}: shape mismatch: op(a) {shape_str(opa)} and op(b) {shape_str(opb)}")
+    if c is None and beta != 0.0:
+        raise ValueError(f"{fn}: beta={beta} needs an input c")
+    c = output(fn, c, (opa.shape[0], opb.shape[1]), a.dtype, name="c")
+    no_overlap(fn, "c", c, "a", a)
+    no_overlap(fn, "c", c, "b", b)
+    return opa, opb, c
+
+
+def affine_args(fn, x, w, b, out):
+    """Validates affine_forward's arguments; returns out (allocated when None)."""
+    float_array(fn, "x", x)
+    float_array(fn, "w", w)
+    float_array(fn, "b", b)
+    same_dtype(fn, "x", x, "w", w)
+    same_dtype(fn, "x", x, "b", b)
+    ndim(fn, "x", x, 2)
+    ndim(fn, "w", w, 2)
+    ndim(fn, "b", b, 1)
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"{fn}: shape mismatch: x {shape_str(x)} and w {shape_str(w)}")
+    if b.shape[0] != w.shape[1]:
+        raise ValueError(f"{fn}: shape mismatch: w {shape_str(w)} and b {shape_str(b)}")
+    out = output(fn, out, (x.shape[0], w.shape[1]), x.dtype)
+    for name, arr in (("x", x), ("w", w), ("b", b)):
+        no_overlap(fn, "out", out, name, arr)
+    return out
+
+
+def bias_grad_args(fn, dout, out):
+    """Validates bias_grad's arguments; returns out (allocated when None)."""
+    float_array(fn, "dout", dout)
+    ndim(fn, "dout", dout, 2)
+    out = output(fn, out, (dout.shape[1],), dout.dtype)
+    no_overlap(fn, "out", out, "dout", dout)
+    return out
+
+
+def relu_backward_args(fn, dout, mask, out):
+    """Validates relu_backward's arguments; returns out (allocated when None)."""
+    float_array(fn, "dout", dout)
+    ndarray(fn, "mask", mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{fn}: mask must have dtype bool, got {mask.dtype}")
+    same_shape(fn, "dout", dout, "mask", mask)
+    return output_like(fn, out, dout, "dout")
+
+
+def sigmoid_backward_args(fn, dout, y, out):
+    """Validates sigmoid_backward's arguments; returns out (allocated when None)."""
+    float_array(fn, "dout", dout)
+    float_array(fn, "y", y)
+    same_dtype(fn, "dout", dout, "y", y)
+    same_shape(fn, "dout", dout, "y", y)
+    out = output_like(fn, out, dout, "dout")
+    no_partial_overlap(fn, "out", out, "y", y)
+    return out
+
+
+def softmax_args(fn, x, out):
+    """Validates softmax's arguments; returns out (allocated when None)."""
+    float_array(fn, "x", x)
+    if x.ndim < 1:
+        raise ValueError(f"{fn}: x must have at least 1 dimension, got shape {shape_str(x)}")
+    return output_like(fn, out, x, "x")
+
+
+def xent_args(fn, x, t, y, dx):
+    """Validates softmax_cross_entropy's arguments; returns (label kind, labels, y, dx)."""
+    float_array(fn, "x", x)
+    ndim(fn, "x", x, 2)
+    if x.shape[0] == 0:
+        raise ValueError(f"{fn}: empty batch: x has shape {shape_str(x)} (the mean loss needs N >= 1)")
+    if x.shape[1] == 0:
+        raise ValueError(f"{fn}: x has no classes: shape {shape_str(x)}")
+    kind, tt = labels(fn, t, x)
+    y = output(fn, y, x.shape, x.dtype, name="y")
+    dx = output(fn, dx, x.shape, x.dtype, name="dx")
+    no_overlap(fn, "y", y, "x", x)
+    no_overlap(fn, "dx", dx, "x", x)
+    no_overlap(fn, "y", y, "dx", dx)
+    no_overlap(fn, "y", y, "t", t)
+    no_overlap(fn, "dx", dx, "t", t)
+    return kind, tt, y, dx
+
+
+def update_args(fn, param, grad, *state):
+    """Validates an optimizer update: param and each (name, array) in state are float, same dtype and shape as
+    param, C-contiguous and writeable; grad matches param's dtype and shape; no two arrays overlap."""
+    float_array(fn, "param", param)
+    float_array(fn, "grad", grad)
+    same_dtype(fn, "param", param, "grad", grad)
+    same_shape(fn, "param", param, "grad", grad)
+    writable(fn, "param", param)
+    arrays = [("param", param), ("grad", grad)]
+    for name, s in state:
+        float_array(fn, name, s)
+        same_dtype(fn, "param", param, name, s)
+        same_shape(fn, "param", param, name, s)
+        writable(fn, name, s)
+        arrays.append((name, s))
+    for i, (an, a) in enumerate(arrays):
+        for bn, b in arrays[i + 1:]:
+            no_overlap(fn, an, a, bn, b)

@@ -53,13 +53,7 @@ def relu_forward(x, out=None):
 
 
 def relu_backward(dout, mask, out=None):
-    fn = "relu_backward"
-    C.float_array(fn, "dout", dout)
-    C.ndarray(fn, "mask", mask)
-    if mask.dtype != np.bool_:
-        raise TypeError(f"{fn}: mask must have dtype bool, got {mask.dtype}")
-    C.same_shape(fn, "dout", dout, "mask", mask)
-    out = C.output_like(fn, out, dout, "dout")
+    out = C.relu_backward_args("relu_backward", dout, mask, out)
     _relu_bwd(out.reshape(-1), dout.reshape(-1), mask.reshape(-1))
     return out
 
@@ -81,13 +75,7 @@ def sigmoid_forward(x, out=None):
 
 
 def sigmoid_backward(dout, y, out=None):
-    fn = "sigmoid_backward"
-    C.float_array(fn, "dout", dout)
-    C.float_array(fn, "y", y)
-    C.same_dtype(fn, "dout", dout, "y", y)
-    C.same_shape(fn, "dout", dout, "y", y)
-    out = C.output_like(fn, out, dout, "dout")
-    C.no_partial_overlap(fn, "out", out, "y", y)
+    out = C.sigmoid_backward_args("sigmoid_backward", dout, y, out)
     _sigmoid_bwd(out.reshape(-1), dout.reshape(-1), y.reshape(-1), dout.dtype.type(1))
     return out
 
@@ -95,21 +83,7 @@ def sigmoid_backward(dout, y, out=None):
 
 
 def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
-    fn = "gemm"
-    C.float_array(fn, "a", a)
-    C.float_array(fn, "b", b)
-    C.same_dtype(fn, "a", a, "b", b)
-    C.ndim(fn, "a", a, 2)
-    C.ndim(fn, "b", b, 2)
-    opa = a.T if trans_a else a
-    opb = b.T if trans_b else b
-    if opa.shape[1] != opb.shape[0]:
-        raise ValueError(f"{fn}: shape mismatch: op(a) {C.shape_str(opa)} and op(b) {C.shape_str(opb)}")
-    if c is None and beta != 0.0:
-        raise ValueError(f"{fn}: beta={beta} needs an input c")
-    c = C.output(fn, c, (opa.shape[0], opb.shape[1]), a.dtype, name="c")
-    C.no_overlap(fn, "c", c, "a", a)
-    C.no_overlap(fn, "c", c, "b", b)
+    opa, opb, c = C.gemm_args("gemm", a, b, c, beta, trans_a, trans_b)
     alpha, beta = float(alpha), float(beta)
     if beta == 0.0 and alpha == 1.0:
         np.matmul(opa, opb, out=c)
@@ -137,22 +111,7 @@ def _add_rows(out, b):
 
 
 def affine_forward(x, w, b, out=None):
-    fn = "affine_forward"
-    C.float_array(fn, "x", x)
-    C.float_array(fn, "w", w)
-    C.float_array(fn, "b", b)
-    C.same_dtype(fn, "x", x, "w", w)
-    C.same_dtype(fn, "x", x, "b", b)
-    C.ndim(fn, "x", x, 2)
-    C.ndim(fn, "w", w, 2)
-    C.ndim(fn, "b", b, 1)
-    if x.shape[1] != w.shape[0]:
-        raise ValueError(f"{fn}: shape mismatch: x {C.shape_str(x)} and w {C.shape_str(w)}")
-    if b.shape[0] != w.shape[1]:
-        raise ValueError(f"{fn}: shape mismatch: w {C.shape_str(w)} and b {C.shape_str(b)}")
-    out = C.output(fn, out, (x.shape[0], w.shape[1]), x.dtype)
-    for name, arr in (("x", x), ("w", w), ("b", b)):
-        C.no_overlap(fn, "out", out, name, arr)
+    out = C.affine_args("affine_forward", x, w, b, out)
     np.matmul(x, w, out=out)
     _add_rows(out, np.ascontiguousarray(b))
     return out
@@ -169,11 +128,7 @@ def _colsum(out, d):
 
 
 def bias_grad(dout, out=None):
-    fn = "bias_grad"
-    C.float_array(fn, "dout", dout)
-    C.ndim(fn, "dout", dout, 2)
-    out = C.output(fn, out, (dout.shape[1],), dout.dtype)
-    C.no_overlap(fn, "out", out, "dout", dout)
+    out = C.bias_grad_args("bias_grad", dout, out)
     _colsum(out, np.ascontiguousarray(dout))
     return out
 
@@ -182,28 +137,31 @@ def bias_grad(dout, out=None):
 
 
 @_jit
+def _softmax_row(y, x, i):
+    """y[i] = softmax(x[i]) (max-subtracted); returns (max, sum of exp(x - max)): log-sum-exp = max + log(sum)."""
+    c = x.shape[1]
+    m = x[i, 0]
+    for j in range(1, c):
+        if x[i, j] > m:
+            m = x[i, j]
+    s = 0.0
+    for j in range(c):
+        e = np.exp(x[i, j] - m)
+        y[i, j] = e
+        s += e
+    for j in range(c):
+        y[i, j] = y[i, j] / s
+    return m, s
+
+
+@_jit
 def _softmax_rows(out, x):
-    n, c = x.shape
-    for i in range(n):
-        m = x[i, 0]
-        for j in range(1, c):
-            if x[i, j] > m:
-                m = x[i, j]
-        s = 0.0
-        for j in range(c):
-            e = np.exp(x[i, j] - m)
-            out[i, j] = e
-            s += e
-        for j in range(c):
-            out[i, j] = out[i, j] / s
+    for i in range(x.shape[0]):
+        _softmax_row(out, x, i)
 
 
 def softmax(x, out=None):
-    fn = "softmax"
-    C.float_array(fn, "x", x)
-    if x.ndim < 1:
-        raise ValueError(f"{fn}: x must have at least 1 dimension, got shape {C.shape_str(x)}")
-    out = C.output_like(fn, out, x, "x")
+    out = C.softmax_args("softmax", x, out)
     if x.size == 0:
         return out
     c = x.shape[-1]
@@ -216,17 +174,7 @@ def _xent_index(y, dx, x, t):
     n, c = x.shape
     loss = 0.0
     for i in range(n):
-        m = x[i, 0]
-        for j in range(1, c):
-            if x[i, j] > m:
-                m = x[i, j]
-        s = 0.0
-        for j in range(c):
-            e = np.exp(x[i, j] - m)
-            y[i, j] = e
-            s += e
-        for j in range(c):
-            y[i, j] = y[i, j] / s
+        m, s = _softmax_row(y, x, i)
         lse = np.float64(m) + np.log(s)
         ti = t[i]
         loss += lse - np.float64(x[i, ti])
@@ -241,17 +189,7 @@ def _xent_onehot(y, dx, x, t):
     n, c = x.shape
     loss = 0.0
     for i in range(n):
-        m = x[i, 0]
-        for j in range(1, c):
-            if x[i, j] > m:
-                m = x[i, j]
-        s = 0.0
-        for j in range(c):
-            e = np.exp(x[i, j] - m)
-            y[i, j] = e
-            s += e
-        for j in range(c):
-            y[i, j] = y[i, j] / s
+        m, s = _softmax_row(y, x, i)
         lse = np.float64(m) + np.log(s)
         for j in range(c):
             tj = np.float64(t[i, j])
@@ -262,21 +200,7 @@ def _xent_onehot(y, dx, x, t):
 
 
 def softmax_cross_entropy(x, t, y=None, dx=None):
-    fn = "softmax_cross_entropy"
-    C.float_array(fn, "x", x)
-    C.ndim(fn, "x", x, 2)
-    if x.shape[0] == 0:
-        raise ValueError(f"{fn}: empty batch: x has shape {C.shape_str(x)} (the mean loss needs N >= 1)")
-    if x.shape[1] == 0:
-        raise ValueError(f"{fn}: x has no classes: shape {C.shape_str(x)}")
-    kind, tt = C.labels(fn, t, x)
-    y = C.output(fn, y, x.shape, x.dtype, name="y")
-    dx = C.output(fn, dx, x.shape, x.dtype, name="dx")
-    C.no_overlap(fn, "y", y, "x", x)
-    C.no_overlap(fn, "dx", dx, "x", x)
-    C.no_overlap(fn, "y", y, "dx", dx)
-    C.no_overlap(fn, "y", y, "t", t)
-    C.no_overlap(fn, "dx", dx, "t", t)
+    kind, tt, y, dx = C.xent_args("softmax_cross_entropy", x, t, y, dx)
     xc = np.ascontiguousarray(x)
     if kind == "index":
         loss = _xent_index(y, dx, xc, np.ascontiguousarray(tt))
@@ -290,21 +214,9 @@ def softmax_cross_entropy(x, t, y=None, dx=None):
 
 
 def _update_args(fn, param, grad, *state):
-    C.float_array(fn, "param", param)
-    C.float_array(fn, "grad", grad)
-    C.same_dtype(fn, "param", param, "grad", grad)
-    C.same_shape(fn, "param", param, "grad", grad)
-    C.writable(fn, "param", param)
-    arrays = [("param", param), ("grad", grad)]
-    for name, s in state:
-        C.float_array(fn, name, s)
-        C.same_dtype(fn, "param", param, name, s)
-        C.same_shape(fn, "param", param, name, s)
-        C.writable(fn, name, s)
-        arrays.append((name, s))
-    for i, (an, a) in enumerate(arrays):
-        for bn, b in arrays[i + 1:]:
-            C.no_overlap(fn, an, a, bn, b)
+    """The shared checks, then grad flattened C-contiguous (read only: an explicit copy loses nothing) and the
+    scalar type the loops need."""
+    C.update_args(fn, param, grad, *state)
     return np.ascontiguousarray(grad).reshape(-1), param.dtype.type
 
 

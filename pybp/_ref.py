@@ -15,22 +15,7 @@ from . import _checks as C
 
 def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     """c = alpha * op(a) @ op(b) + beta * c, op(x) = x.T if trans_x else x. Returns c (new if c is None)."""
-    fn = "gemm"
-    C.float_array(fn, "a", a)
-    C.float_array(fn, "b", b)
-    C.same_dtype(fn, "a", a, "b", b)
-    C.ndim(fn, "a", a, 2)
-    C.ndim(fn, "b", b, 2)
-    opa = a.T if trans_a else a
-    opb = b.T if trans_b else b
-    if opa.shape[1] != opb.shape[0]:
-        raise ValueError(f"{fn}: shape mismatch: op(a) {C.shape_str(opa)} and op(b) {C.shape_str(opb)}")
-    m, n = opa.shape[0], opb.shape[1]
-    if c is None and beta != 0.0:
-        raise ValueError(f"{fn}: beta={beta} needs an input c")
-    c = C.output(fn, c, (m, n), a.dtype, name="c")
-    C.no_overlap(fn, "c", c, "a", a)
-    C.no_overlap(fn, "c", c, "b", b)
+    opa, opb, c = C.gemm_args("gemm", a, b, c, beta, trans_a, trans_b)
     r = np.matmul(opa, opb)
     if alpha != 1.0:
         r *= alpha
@@ -42,28 +27,9 @@ def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     return c
 
 
-def _affine_args(fn, x, w, b):
-    C.float_array(fn, "x", x)
-    C.float_array(fn, "w", w)
-    C.float_array(fn, "b", b)
-    C.same_dtype(fn, "x", x, "w", w)
-    C.same_dtype(fn, "x", x, "b", b)
-    C.ndim(fn, "x", x, 2)
-    C.ndim(fn, "w", w, 2)
-    C.ndim(fn, "b", b, 1)
-    if x.shape[1] != w.shape[0]:
-        raise ValueError(f"{fn}: shape mismatch: x {C.shape_str(x)} and w {C.shape_str(w)}")
-    if b.shape[0] != w.shape[1]:
-        raise ValueError(f"{fn}: shape mismatch: w {C.shape_str(w)} and b {C.shape_str(b)}")
-
-
 def affine_forward(x, w, b, out=None):
     """out = x @ w + b; x (N, K), w (K, M), b (M,) -> (N, M)."""
-    fn = "affine_forward"
-    _affine_args(fn, x, w, b)
-    out = C.output(fn, out, (x.shape[0], w.shape[1]), x.dtype)
-    for name, arr in (("x", x), ("w", w), ("b", b)):
-        C.no_overlap(fn, "out", out, name, arr)
+    out = C.affine_args("affine_forward", x, w, b, out)
     np.matmul(x, w, out=out)
     out += b
     return out
@@ -71,11 +37,7 @@ def affine_forward(x, w, b, out=None):
 
 def bias_grad(dout, out=None):
     """db = dout.sum(axis=0); dout (N, M) -> (M,)."""
-    fn = "bias_grad"
-    C.float_array(fn, "dout", dout)
-    C.ndim(fn, "dout", dout, 2)
-    out = C.output(fn, out, (dout.shape[1],), dout.dtype)
-    C.no_overlap(fn, "out", out, "dout", dout)
+    out = C.bias_grad_args("bias_grad", dout, out)
     np.sum(dout, axis=0, out=out)
     return out
 
@@ -96,13 +58,7 @@ def relu_forward(x, out=None):
 
 def relu_backward(dout, mask, out=None):
     """dx = dout with dx[mask] = 0. out may be dout."""
-    fn = "relu_backward"
-    C.float_array(fn, "dout", dout)
-    C.ndarray(fn, "mask", mask)
-    if mask.dtype != np.bool_:
-        raise TypeError(f"{fn}: mask must have dtype bool, got {mask.dtype}")
-    C.same_shape(fn, "dout", dout, "mask", mask)
-    out = C.output_like(fn, out, dout, "dout")
+    out = C.relu_backward_args("relu_backward", dout, mask, out)
     np.copyto(out, dout)
     out[mask] = 0
     return out
@@ -120,13 +76,7 @@ def sigmoid_forward(x, out=None):
 
 def sigmoid_backward(dout, y, out=None):
     """dx = dout * (1 - y) * y, y the forward output. out may be dout."""
-    fn = "sigmoid_backward"
-    C.float_array(fn, "dout", dout)
-    C.float_array(fn, "y", y)
-    C.same_dtype(fn, "dout", dout, "y", y)
-    C.same_shape(fn, "dout", dout, "y", y)
-    out = C.output_like(fn, out, dout, "dout")
-    C.no_partial_overlap(fn, "out", out, "y", y)
+    out = C.sigmoid_backward_args("sigmoid_backward", dout, y, out)
     r = dout * (1.0 - y) * y
     np.copyto(out, r)
     return out
@@ -137,35 +87,13 @@ def sigmoid_backward(dout, y, out=None):
 
 def softmax(x, out=None):
     """Softmax over the last axis (any ndim >= 1), max-subtracted. out may be x."""
-    fn = "softmax"
-    C.float_array(fn, "x", x)
-    if x.ndim < 1:
-        raise ValueError(f"{fn}: x must have at least 1 dimension, got shape {C.shape_str(x)}")
-    out = C.output_like(fn, out, x, "x")
+    out = C.softmax_args("softmax", x, out)
     if x.size == 0:
         return out
     with np.errstate(invalid="ignore"):  # inf - inf in a row holding +inf: NaN propagates, as documented
         e = np.exp(x - np.max(x, axis=-1, keepdims=True))
         np.divide(e, np.sum(e, axis=-1, keepdims=True), out=out)
     return out
-
-
-def _xent_args(fn, x, t, y, dx):
-    C.float_array(fn, "x", x)
-    C.ndim(fn, "x", x, 2)
-    if x.shape[0] == 0:
-        raise ValueError(f"{fn}: empty batch: x has shape {C.shape_str(x)} (the mean loss needs N >= 1)")
-    if x.shape[1] == 0:
-        raise ValueError(f"{fn}: x has no classes: shape {C.shape_str(x)}")
-    kind, tt = C.labels(fn, t, x)
-    y = C.output(fn, y, x.shape, x.dtype, name="y")
-    dx = C.output(fn, dx, x.shape, x.dtype, name="dx")
-    C.no_overlap(fn, "y", y, "x", x)
-    C.no_overlap(fn, "dx", dx, "x", x)
-    C.no_overlap(fn, "y", y, "dx", dx)
-    C.no_overlap(fn, "y", y, "t", t)
-    C.no_overlap(fn, "dx", dx, "t", t)
-    return kind, tt, y, dx
 
 
 def softmax_cross_entropy(x, t, y=None, dx=None):
@@ -175,8 +103,7 @@ def softmax_cross_entropy(x, t, y=None, dx=None):
     y = softmax(x), dx = (y - onehot(t)) / N (the book's backward with dout=1). y and dx may be given
     (C-contiguous, same shape and dtype as x); they must not overlap x, t or each other.
     """
-    fn = "softmax_cross_entropy"
-    kind, tt, y, dx = _xent_args(fn, x, t, y, dx)
+    kind, tt, y, dx = C.xent_args("softmax_cross_entropy", x, t, y, dx)
     n = x.shape[0]
     xd = x.astype(np.float64)
     m = xd.max(axis=1, keepdims=True)
@@ -201,33 +128,15 @@ def softmax_cross_entropy(x, t, y=None, dx=None):
 # param and state arrays must be C-contiguous and writeable in every backend; grad may have any layout.
 
 
-def _update_args(fn, param, grad, *state):
-    C.float_array(fn, "param", param)
-    C.float_array(fn, "grad", grad)
-    C.same_dtype(fn, "param", param, "grad", grad)
-    C.same_shape(fn, "param", param, "grad", grad)
-    C.writable(fn, "param", param)
-    arrays = [("param", param), ("grad", grad)]
-    for name, s in state:
-        C.float_array(fn, name, s)
-        C.same_dtype(fn, "param", param, name, s)
-        C.same_shape(fn, "param", param, name, s)
-        C.writable(fn, name, s)
-        arrays.append((name, s))
-    for i, (an, a) in enumerate(arrays):
-        for bn, b in arrays[i + 1:]:
-            C.no_overlap(fn, an, a, bn, b)
-
-
 def sgd_update(param, grad, lr):
     """param -= lr * grad."""
-    _update_args("sgd_update", param, grad)
+    C.update_args("sgd_update", param, grad)
     param -= float(lr) * grad
 
 
 def momentum_update(param, grad, v, lr, momentum):
     """v = momentum * v - lr * grad; param += v."""
-    _update_args("momentum_update", param, grad, ("v", v))
+    C.update_args("momentum_update", param, grad, ("v", v))
     lr, momentum = float(lr), float(momentum)
     v[...] = momentum * v - lr * grad
     param += v
@@ -235,7 +144,7 @@ def momentum_update(param, grad, v, lr, momentum):
 
 def nesterov_update(param, grad, v, lr, momentum):
     """The book's Nesterov: v = momentum*v - lr*g; param += momentum*momentum*v - (1+momentum)*lr*g."""
-    _update_args("nesterov_update", param, grad, ("v", v))
+    C.update_args("nesterov_update", param, grad, ("v", v))
     lr, momentum = float(lr), float(momentum)
     v *= momentum
     v -= lr * grad
@@ -245,7 +154,7 @@ def nesterov_update(param, grad, v, lr, momentum):
 
 def adagrad_update(param, grad, h, lr, eps):
     """h += g*g; param -= lr * g / (sqrt(h) + eps)."""
-    _update_args("adagrad_update", param, grad, ("h", h))
+    C.update_args("adagrad_update", param, grad, ("h", h))
     lr, eps = float(lr), float(eps)
     h += grad * grad
     param -= lr * grad / (np.sqrt(h) + eps)
@@ -253,7 +162,7 @@ def adagrad_update(param, grad, h, lr, eps):
 
 def rmsprop_update(param, grad, h, lr, decay_rate, eps):
     """h = decay*h + (1-decay)*g*g; param -= lr * g / (sqrt(h) + eps)."""
-    _update_args("rmsprop_update", param, grad, ("h", h))
+    C.update_args("rmsprop_update", param, grad, ("h", h))
     lr, decay_rate, eps = float(lr), float(decay_rate), float(eps)
     h *= decay_rate
     h += (1 - decay_rate) * grad * grad
@@ -262,7 +171,7 @@ def rmsprop_update(param, grad, h, lr, decay_rate, eps):
 
 def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps):
     """m += (1-b1)(g-m); v += (1-b2)(g*g-v); param -= lr_t * m / (sqrt(v) + eps)."""
-    _update_args("adam_update", param, grad, ("m", m), ("v", v))
+    C.update_args("adam_update", param, grad, ("m", m), ("v", v))
     lr_t, beta1, beta2, eps = float(lr_t), float(beta1), float(beta2), float(eps)
     m += (1 - beta1) * (grad - m)
     v += (1 - beta2) * (grad ** 2 - v)
