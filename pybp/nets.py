@@ -19,6 +19,20 @@ def _randn(rng, *shape):
     return rng.standard_normal(shape) if rng is not None else np.random.randn(*shape)
 
 
+def _backprop(layers, last_layer):
+    """Backward pass after a forward: last_layer, then `layers` (an ordered dict) in reverse. The first layer's
+    input gradient is not computed when it is an Affine (nothing reads it; its dW and db are still set)."""
+    dout = last_layer.backward(1)
+    stack = list(layers.values())
+    for layer in reversed(stack[1:]):
+        dout = layer.backward(dout)
+    first = stack[0]
+    if isinstance(first, Affine):
+        first.backward(dout, need_dx=False)
+    else:
+        first.backward(dout)
+
+
 def _accuracy(y, t):
     y = np.argmax(y, axis=1)
     if t.ndim != 1:
@@ -90,11 +104,7 @@ class TwoLayerNet(_ParamIO):
 
     def gradient(self, x, t):
         self.loss(x, t)
-        dout = self.lastLayer.backward(1)
-        layers = list(self.layers.values())
-        for i, layer in enumerate(reversed(layers)):
-            last = i == len(layers) - 1
-            dout = layer.backward(dout, need_dx=False) if last else layer.backward(dout)
+        _backprop(self.layers, self.lastLayer)
         return {"W1": self.layers["Affine1"].dW, "b1": self.layers["Affine1"].db,
                 "W2": self.layers["Affine2"].dW, "b2": self.layers["Affine2"].db}
 
@@ -172,18 +182,16 @@ class MultiLayerNet(_ParamIO):
         loss_w = lambda _w: self.loss(x, t)  # noqa: E731
         return {key: numerical_gradient(loss_w, self.params[key]) for key in self.params}
 
-    def _backward_all(self, x, t):
-        self.loss(x, t)
-        dout = self.last_layer.backward(1)
-        layers = list(self.layers.values())
-        for i, layer in enumerate(reversed(layers)):
-            if i == len(layers) - 1 and isinstance(layer, Affine):
-                layer.backward(dout, need_dx=False)
-            else:
-                dout = layer.backward(dout)
+    def _training_forward(self, x, t):
+        """The forward pass gradient() differentiates."""
+        return self.loss(x, t)
 
     def gradient(self, x, t):
-        self._backward_all(x, t)
+        self._training_forward(x, t)
+        _backprop(self.layers, self.last_layer)
+        return self._collect_grads()
+
+    def _collect_grads(self):
         grads = {}
         for idx in range(1, self.hidden_layer_num + 2):
             aff = self.layers[f"Affine{idx}"]
@@ -238,21 +246,17 @@ class MultiLayerNetExtend(MultiLayerNet):
         loss_w = lambda _w: self.loss(X, T, train_flg=True)  # noqa: E731
         return {key: numerical_gradient(loss_w, self.params[key]) for key in self.params}
 
-    def gradient(self, x, t):
-        self.loss(x, t, train_flg=True)
-        dout = self.last_layer.backward(1)
-        layers = list(self.layers.values())
-        for i, layer in enumerate(reversed(layers)):
-            if i == len(layers) - 1 and isinstance(layer, Affine):
-                layer.backward(dout, need_dx=False)
-            else:
-                dout = layer.backward(dout)
-        grads = {}
+    def _training_forward(self, x, t):
+        return self.loss(x, t, train_flg=True)
+
+    def _collect_grads(self):
+        base = super()._collect_grads()
+        if not self.use_batchnorm:
+            return base
+        grads = {}  # the book's key order: W1, b1, gamma1, beta1, W2, ...
         for idx in range(1, self.hidden_layer_num + 2):
-            aff = self.layers[f"Affine{idx}"]
-            grads[f"W{idx}"] = aff.dW + self.weight_decay_lambda * aff.W if self.weight_decay_lambda else aff.dW
-            grads[f"b{idx}"] = aff.db
-            if self.use_batchnorm and idx != self.hidden_layer_num + 1:
+            grads[f"W{idx}"], grads[f"b{idx}"] = base[f"W{idx}"], base[f"b{idx}"]
+            if idx <= self.hidden_layer_num:
                 grads[f"gamma{idx}"] = self.layers[f"BatchNorm{idx}"].dgamma
                 grads[f"beta{idx}"] = self.layers[f"BatchNorm{idx}"].dbeta
         return grads
