@@ -6,7 +6,6 @@ and % of this machine's measured peak. Shapes: TwoLayerNet's three (forward, dx,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -74,9 +73,7 @@ def main(argv=None) -> int:
     md = common.write_report(name, "GEMM throughput: pybp cpp vs NumPy (OpenBLAS)",
                              list(table[0].keys()), table, meta,
                              notes="cpp / numpy > 1: pybp faster. Peak = measured FMA throughput of one core "
-                                   "(x threads). The numba backend calls NumPy for GEMM.")
-    with open(os.path.join(common.RESULTS, name + ".json"), "w") as fh:
-        json.dump({"meta": meta, "rows": rows}, fh, indent=1)
+                                   "(x threads). The numba backend calls NumPy for GEMM.", raw=rows)
     print(md)
     return 0
 

@@ -118,9 +118,7 @@ def main(argv=None) -> int:
     name = "step_quick" if args.quick else "step"
     md = common.write_report(name, "One training step (forward + backward + SGD), median per step", cols, rows, meta,
                              notes="Ratios > 1: pybp cpp is faster. pybp skips the first layer's unused dx "
-                                   "product (the book computes it); everything else is the same work.")
-    with open(os.path.join(common.RESULTS, name + ".json"), "w") as fh:
-        json.dump({"meta": meta, "rows": raw}, fh, indent=1)
+                                   "product (the book computes it); everything else is the same work.", raw=raw)
     print(md)
     return 0
 

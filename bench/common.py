@@ -43,8 +43,9 @@ def check_close(got, want, rtol, atol, what: str) -> None:
     np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=f"benchmark result check failed: {what}")
 
 
-def write_report(name: str, title: str, columns: list, rows: list, meta: dict, notes: str = "") -> str:
-    """Write bench/results/<name>.md and .json; return the markdown."""
+def write_report(name: str, title: str, columns: list, rows: list, meta: dict, notes: str = "", raw=None) -> str:
+    """Write bench/results/<name>.md (the table) and .json (`raw`, the numbers behind it, when given; else the
+    table rows); return the markdown."""
     os.makedirs(RESULTS, exist_ok=True)
     lines = [f"# {title}", "", "Machine: " + ", ".join(f"{k} {v}" for k, v in meta.items()), ""]
     if notes:
@@ -57,5 +58,5 @@ def write_report(name: str, title: str, columns: list, rows: list, meta: dict, n
     with open(os.path.join(RESULTS, name + ".md"), "w") as f:
         f.write(md)
     with open(os.path.join(RESULTS, name + ".json"), "w") as f:
-        json.dump({"meta": meta, "columns": columns, "rows": rows}, f, indent=1)
+        json.dump({"meta": meta, "columns": columns, "rows": rows if raw is None else raw}, f, indent=1)
     return md

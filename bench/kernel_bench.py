@@ -7,8 +7,6 @@ numba and cpp backends. Results are checked before timing; times are medians of 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 
 import common
 
@@ -49,8 +47,7 @@ def run(name, title, make_cases, argv=None, notes=""):
     out = name + ("_quick" if args.quick else "")
     meta = common.header()
     md = common.write_report(out, title, cols, rows, meta,
-                             notes=notes or "Times are per call through Python (median). Ratios > 1: pybp faster.")
-    with open(os.path.join(common.RESULTS, out + ".json"), "w") as fh:
-        json.dump({"meta": meta, "rows": raw}, fh, indent=1)
+                             notes=notes or "Times are per call through Python (median). Ratios > 1: pybp faster.",
+                             raw=raw)
     print(md)
     return 0
