@@ -7,8 +7,10 @@
 // narrow and one of A's dimensions is contiguous: then packing would cost as much as the few B panels it serves,
 // so the micro-kernel reads A in place (TwoLayerNet's x @ W and x.T @ dout).
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #if PYBP_HAVE_OPENMP
@@ -198,48 +200,11 @@ void micro(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, int
 }
 #endif
 
-// Pack B[0:kc, 0:nc] (B(p, j) = b[p*rsb + j*csb]) into NR-wide panels, panel q at bp + q*NR*kc, zero-padded.
-template <class T>
-void pack_b_panel(T* dst, const T* b, idx rsb, idx csb, int kc, int nr) {
-    constexpr int NR = Tile<T>::NR;
-    if (csb == 1 && nr == NR) {  // full panel of a row-major B: fixed-size copies (two vector moves per row)
-        for (int p = 0; p < kc; ++p) std::memcpy(dst + p * NR, b + p * rsb, NR * sizeof(T));
-    } else if (csb == 1) {
-        for (int p = 0; p < kc; ++p) {
-            const T* src = b + p * rsb;
-            T* d = dst + p * NR;
-            int j = 0;
-            for (; j < nr; ++j) d[j] = src[j];
-            for (; j < NR; ++j) d[j] = T(0);
-        }
-    } else {
-        for (int j = 0; j < nr; ++j) {
-            const T* src = b + j * csb;
-            for (int p = 0; p < kc; ++p) dst[p * NR + j] = src[p * rsb];
-        }
-        for (int j = nr; j < NR; ++j)
-            for (int p = 0; p < kc; ++p) dst[p * NR + j] = T(0);
-    }
-}
-
-// Pack A[0:mc, 0:kc] (A(i, p) = a[i*rsa + p*csa]) into MR-row slivers, sliver s at ap + s*MR*kc, zero-padded.
-template <class T>
-void pack_a_sliver(T* dst, const T* a, idx rsa, idx csa, int mr, int kc) {
-    constexpr int MR = Tile<T>::MR;
-    if (rsa == 1 && mr == MR) {
-        for (int p = 0; p < kc; ++p) {
-            const T* src = a + p * csa;
-            for (int i = 0; i < MR; ++i) dst[p * MR + i] = src[i];
-        }
-        return;
-    }
-    for (int i = 0; i < mr; ++i) {
-        const T* src = a + i * rsa;
-        for (int p = 0; p < kc; ++p) dst[p * MR + i] = src[p * csa];
-    }
-    for (int i = mr; i < MR; ++i)
-        for (int p = 0; p < kc; ++p) dst[p * MR + i] = T(0);
-}
+// Packing routines (pack_b_panel, pack_a_sliver): see gemm_pack.inc.
+#include "gemm_pack.inc"
+#ifdef PYBP_ISA_IS_avx2
+#include "gemm_edge.inc"
+#endif
 
 // Per-thread scratch, grown on demand and kept (no page faults from fresh allocations on every call).
 template <class T>
@@ -285,6 +250,12 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
     // Narrow C: read A in place when either of its dimensions is contiguous (x @ W reads rows of x, x.T @ dout
     // reads 6 adjacent columns of x per step); packing would cost as much as the few B panels it serves.
     const bool unpacked_a = (csa == 1 || rsa == 1) && n < kUnpackedAMaxN;
+    // A last panel of at most L/2 columns goes to the edge kernels (gemm_edge.inc), packed transposed.
+#ifdef PYBP_ISA_IS_avx2
+    const int n_edge = unpacked_a && n % NR != 0 && n % NR <= Vec<T>::L / 2 ? static_cast<int>(n % NR) : 0;
+#else
+    const int n_edge = 0;
+#endif
     // Row blocks: at most MC rows each, their count a multiple of the thread count so threads get equal work.
     idx nblk = ceil_div(m, Blk<T>::MC);
     if (nt > 1) nblk = ceil_div(std::max<idx>(nblk, nt), nt) * nt;
@@ -307,7 +278,14 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
                 PYBP_PRAGMA(omp for schedule(static))
                 for (idx q = 0; q < npanels; ++q) {
                     const int nr = static_cast<int>(std::min<idx>(NR, nc - q * NR));
-                    pack_b_panel(bp + q * NR * kc, b + pc * rsb + (jc + q * NR) * csb, rsb, csb, kc, nr);
+                    const T* bq = b + pc * rsb + (jc + q * NR) * csb;
+#ifdef PYBP_ISA_IS_avx2
+                    if (n_edge && q == npanels - 1) {
+                        pack_b_edge(bp + q * NR * kc, bq, rsb, csb, kc, nr);
+                        continue;
+                    }
+#endif
+                    pack_b_panel(bp + q * NR * kc, bq, rsb, csb, kc, nr);
                 }
                 PYBP_PRAGMA(omp for schedule(static))
                 for (idx blk = 0; blk < nblk; ++blk) {
@@ -322,6 +300,12 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
                         const int nr = static_cast<int>(std::min<idx>(NR, nc - jr));
                         const T* bq = bp + jr * kc;
                         T* cblk = c + ic * ldc + jc + jr;
+#ifdef PYBP_ISA_IS_avx2
+                        if (n_edge && jr + NR >= nc) {
+                            edge_cols(kc, ablk, rsa, csa, bq, cblk, ldc, static_cast<int>(mcb), nr, alpha, beta_eff);
+                            continue;
+                        }
+#endif
                         for (idx ir = 0; ir < mcb; ir += MR) {
                             const int mr = static_cast<int>(std::min<idx>(MR, mcb - ir));
                             if (unpacked_a)

@@ -33,6 +33,19 @@ def test_gemm_matches_float64_product(backend, dtype, rng, m, n, k, ta, tb):
     np.testing.assert_allclose(got, want, rtol=0, atol=_tol(dtype, k, a, b))
 
 
+# Narrow right edges (n % 16 <= 4 in f32, n % 8 <= 2 in f64) take their own kernels when A is read in place;
+# m and k leave remainders of their row groups and vector lengths.
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 18, 20, 50, 66])
+@pytest.mark.parametrize("m,k", [(1, 1), (5, 7), (49, 9), (131, 100)])
+@pytest.mark.parametrize("ta", [False, True])
+def test_gemm_narrow_edges(backend, dtype, rng, m, n, k, ta):
+    a, b = _operands(rng, dtype, m, n, k, ta, False)
+    c = rng.standard_normal((m, n)).astype(dtype)
+    want = 0.5 * ((a.T if ta else a).astype(np.float64) @ b.astype(np.float64)) + 2.0 * c
+    backend.gemm(a, b, c, trans_a=ta, alpha=0.5, beta=2.0)
+    np.testing.assert_allclose(c, want, rtol=0, atol=_tol(dtype, k, a, b) + 8 * EPS[np.dtype(dtype)] * np.abs(want).max())
+
+
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (2.5, 0.0), (1.0, 1.0), (-0.5, 0.25), (0.0, 2.0)])
 def test_gemm_alpha_beta_in_place(backend, dtype, rng, alpha, beta):
     a, b = _operands(rng, dtype, 37, 29, 300, False, False)
@@ -87,14 +100,15 @@ def test_cpp_gemm_each_isa_matches_reference_gemm(dtype, rng, isa, m, n, k):
         _core.set_isa(prev)
 
 
-def test_cpp_gemm_threaded_equals_single_thread(dtype, rng):
-    a, b = _operands(rng, dtype, 300, 260, 400, False, False)
+@pytest.mark.parametrize("m,n,k,ta", [(300, 260, 400, False), (789, 50, 100, True), (101, 50, 784, False)])
+def test_cpp_gemm_threaded_equals_single_thread(dtype, rng, m, n, k, ta):
+    a, b = _operands(rng, dtype, m, n, k, ta, False)
     prev = _core.get_num_threads()
     try:
         _core.set_num_threads(1)
-        one = _core.gemm(a, b)
+        one = _core.gemm(a, b, trans_a=ta)
         _core.set_num_threads(2)
-        two = _core.gemm(a, b)
+        two = _core.gemm(a, b, trans_a=ta)
     finally:
         _core.set_num_threads(prev)
     # the same blocking and summation order per element whatever the thread count: identical results
