@@ -46,6 +46,9 @@ template <> struct Vec<float> {
     static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
     static V add(V a, V b) { return _mm256_add_ps(a, b); }
     static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+    // Lanes [0, n) set, for maskload (reads only those lanes: no access past the end of an operand).
+    static __m256i first_lanes(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+    static V maskload(const float* p, __m256i mask) { return _mm256_maskload_ps(p, mask); }
 };
 template <> struct Vec<double> {
     using V = __m256d;
@@ -58,6 +61,8 @@ template <> struct Vec<double> {
     static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
     static V add(V a, V b) { return _mm256_add_pd(a, b); }
     static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+    static __m256i first_lanes(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
+    static V maskload(const double* p, __m256i mask) { return _mm256_maskload_pd(p, mask); }
 };
 template <class T> struct Tile {
     static constexpr int MR = 6, NR = 2 * Vec<T>::L;
@@ -266,11 +271,14 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
 #else
     const int n_edge = 0;
 #endif
-    // Row blocks: at most MC rows each, their count a multiple of the thread count so threads get equal work.
-    idx nblk = ceil_div(m, Blk<T>::MC);
+    // Row blocks of whole MR-row slivers, at most MC rows each, their count a multiple of the thread count and
+    // their sizes differing by at most one sliver, so threads get equal work (256 rows on 2 threads: 126 + 130).
+    const idx slivers = ceil_div(m, MR);
+    idx nblk = ceil_div(slivers, Blk<T>::MC / MR);
     if (nt > 1) nblk = ceil_div(std::max<idx>(nblk, nt), nt) * nt;
-    const idx mc = std::max<idx>(MR, ceil_div(ceil_div(m, nblk), MR) * MR);
-    nblk = ceil_div(m, mc);
+    nblk = std::min(nblk, slivers);
+    const idx mc = ceil_div(slivers, nblk) * MR;  // the largest block
+    auto block_start = [&](idx blk) { return std::min(m, slivers * blk / nblk * MR); };
     const idx nc_max = std::min<idx>(NC, ceil_div(n, NR) * NR);
     // Equal inner blocks (784 = 4 x 196, not 3 x 256 + 16): no short block paying a full C read-modify-write.
     const idx kc_step = ceil_div(k, ceil_div(k, KC));
@@ -307,8 +315,8 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
                 }
                 PYBP_PRAGMA(omp for schedule(static))
                 for (idx blk = 0; blk < nblk; ++blk) {
-                    const idx ic = blk * mc;
-                    const idx mcb = std::min<idx>(mc, m - ic);
+                    const idx ic = block_start(blk);
+                    const idx mcb = block_start(blk + 1) - ic;
                     const T* ablk = a + ic * rsa + pc * csa;
                     if (!unpacked_a)
                         for (idx ir = 0; ir < mcb; ir += MR)
