@@ -449,10 +449,15 @@ py::array xent_labels(const py::handle& t_obj, const py::array& x, bool* index, 
     if (t.ndim() == 1 && integer) {
         if (t.shape(0) != n)
             raise_value(std::string(fn) + ": batch size mismatch: x " + shape_str(x) + " and t " + shape_str(t));
-        py::array ti = py::array::ensure(t, py::array::c_style);
-        if (ti.dtype().num() != py::dtype::of<std::int64_t>().num() || !native_order(ti))
-            ti = py::reinterpret_steal<py::array>(ti.attr("astype")("int64").release());
-        ti = py::array::ensure(ti, py::array::c_style);
+        // Already contiguous, aligned native int64 (the usual case) is used as it is: PyArray_FromAny alone
+        // would cost a quarter of a 100x10 call.
+        py::array ti = t;
+        if (num != py::dtype::of<std::int64_t>().num() || !native_order(t) || !c_contig(t) || !aligned(t)) {
+            ti = py::array::ensure(t, py::array::c_style);
+            if (ti.dtype().num() != py::dtype::of<std::int64_t>().num() || !native_order(ti))
+                ti = py::reinterpret_steal<py::array>(ti.attr("astype")("int64").release());
+            ti = py::array::ensure(ti, py::array::c_style);
+        }
         const auto* tp = static_cast<const std::int64_t*>(ti.data());
         for (py::ssize_t i = 0; i < n; ++i)
             if (tp[i] < 0 || tp[i] >= c) {
@@ -468,7 +473,7 @@ py::array xent_labels(const py::handle& t_obj, const py::array& x, bool* index, 
         require_same_dtype(x, "x", t, "t", fn);
         require_same_shape(x, "x", t, "t", fn);
         *index = false;
-        return py::array::ensure(t, py::array::c_style);
+        return c_contig(t) && aligned(t) ? t : py::array::ensure(t, py::array::c_style);
     }
     if ((t.ndim() == 1 || t.ndim() == 2) && !integer && !flt)
         raise_type(std::string(fn) + ": t must hold integer class labels (N,) or one-hot rows (N, C) of x's dtype, "

@@ -21,7 +21,7 @@
 #endif
 
 #ifdef PYBP_ISA_IS_avx2
-#include <immintrin.h>
+#include "simd_avx2.hpp"
 #endif
 
 #include "dispatch.hpp"
@@ -34,36 +34,7 @@ using idx = std::ptrdiff_t;
 
 #ifdef PYBP_ISA_IS_avx2
 // 6 x 2-vector tile: 12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers.
-template <class T> struct Vec;
-template <> struct Vec<float> {
-    using V = __m256;
-    static constexpr int L = 8;
-    static V zero() { return _mm256_setzero_ps(); }
-    static V load(const float* p) { return _mm256_loadu_ps(p); }
-    static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
-    static V set1(float v) { return _mm256_set1_ps(v); }
-    static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-    static V add(V a, V b) { return _mm256_add_ps(a, b); }
-    static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-    // Lanes [0, n) set, for maskload (reads only those lanes: no access past the end of an operand).
-    static __m256i first_lanes(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
-    static V maskload(const float* p, __m256i mask) { return _mm256_maskload_ps(p, mask); }
-};
-template <> struct Vec<double> {
-    using V = __m256d;
-    static constexpr int L = 4;
-    static V zero() { return _mm256_setzero_pd(); }
-    static V load(const double* p) { return _mm256_loadu_pd(p); }
-    static V bcast(const double* p) { return _mm256_broadcast_sd(p); }
-    static V set1(double v) { return _mm256_set1_pd(v); }
-    static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-    static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
-    static V add(V a, V b) { return _mm256_add_pd(a, b); }
-    static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
-    static __m256i first_lanes(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
-    static V maskload(const double* p, __m256i mask) { return _mm256_maskload_pd(p, mask); }
-};
+using simd::Vec;
 template <class T> struct Tile {
     static constexpr int MR = 6, NR = 2 * Vec<T>::L;
 };

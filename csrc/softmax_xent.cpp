@@ -6,6 +6,9 @@
 
 #include "dispatch.hpp"
 #include "vexp.hpp"
+#ifdef PYBP_ISA_IS_avx2
+#include "vexp_avx2.hpp"
+#endif
 
 namespace pybp {
 namespace PYBP_ISA_NS {
@@ -37,6 +40,69 @@ inline __attribute__((always_inline)) T row_sum(const T* x, std::size_t c) {
     return s;
 }
 
+#ifdef PYBP_ISA_IS_avx2
+// The same row operations in explicit AVX2, bit for bit equal to the generic ones above (the ISA paths must agree
+// exactly): max is exact in any order, so the last partial vector may overlap the previous one; the sum keeps
+// row_sum's 8 lanes, its pairing tree and its sequential tail; x - m and e / s are elementwise. With the book's
+// 10 classes the compiler left the loops above mostly scalar (2.7 us for 100 rows; these take ~1 us).
+template <class T>
+struct RowOps {
+    using W = simd::Vec<T>;
+    using V = typename W::V;
+    static constexpr std::size_t L = W::L;
+
+    static T max(const T* x, std::size_t c) {
+        if (c < L) return row_max(x, c);
+        V v = W::load(x);
+        std::size_t j = L;
+        for (; j + L <= c; j += L) v = W::max(v, W::load(x + j));
+        if (j < c) v = W::max(v, W::load(x + c - L));
+        return W::hmax(v);
+    }
+    // y[j] = op(x[j], s) for j < c; y may alias x (the overlapping last vector is loaded before any store).
+    template <class Op>
+    static void map(T* y, const T* x, std::size_t c, T s, Op op) {
+        if (c < L) {
+            for (std::size_t j = 0; j < c; ++j) y[j] = op(x[j], s);
+            return;
+        }
+        const V vs = W::set1(s), last = W::load(x + c - L);
+        for (std::size_t j = 0; j + L <= c; j += L) W::store(y + j, op(W::load(x + j), vs));
+        W::store(y + c - L, op(last, vs));
+    }
+    static T sum(const T* x, std::size_t c) {
+        if (c < 8) return row_sum(x, c);
+        T l[8];
+        if constexpr (L == 8) {
+            V a = W::zero();
+            std::size_t j = 0;
+            for (; j + 8 <= c; j += 8) a = W::add(a, W::load(x + j));
+            W::store(l, a);
+        } else {
+            V a = W::zero(), b = W::zero();
+            for (std::size_t j = 0; j + 8 <= c; j += 8) a = W::add(a, W::load(x + j)), b = W::add(b, W::load(x + j + 4));
+            W::store(l, a);
+            W::store(l + 4, b);
+        }
+        T s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+        for (std::size_t j = c / 8 * 8; j < c; ++j) s += x[j];
+        return s;
+    }
+};
+
+// Elementwise a - b and a / b for scalars and vectors (RowOps::map).
+struct Sub {
+    template <class U> U operator()(U a, U b) const { return a - b; }
+    __m256 operator()(__m256 a, __m256 b) const { return _mm256_sub_ps(a, b); }
+    __m256d operator()(__m256d a, __m256d b) const { return _mm256_sub_pd(a, b); }
+};
+struct Div {
+    template <class U> U operator()(U a, U b) const { return a / b; }
+    __m256 operator()(__m256 a, __m256 b) const { return _mm256_div_ps(a, b); }
+    __m256d operator()(__m256d a, __m256d b) const { return _mm256_div_pd(a, b); }
+};
+#endif
+
 constexpr std::size_t kChunk = 128;  // rows per block: a block of logits stays in L1 across the passes
 
 // y = softmax(x) for rows [0, r), r <= kChunk (y may alias x); if mx/sum are given, the row maxima and the sums
@@ -46,17 +112,36 @@ constexpr std::size_t kChunk = 128;  // rows per block: a block of logits stays 
 template <class T>
 void softmax_block(T* y, const T* x, std::size_t r, std::size_t c, T* mx_out, T* sum_out) {
     T mx[kChunk];
+#ifdef PYBP_ISA_IS_avx2
+    using R = RowOps<T>;
+    for (std::size_t i = 0; i < r; ++i) {
+        const T m = R::max(x + i * c, c);
+        mx[i] = m;
+        R::map(y + i * c, x + i * c, c, m, Sub());
+    }
+#else
     for (std::size_t i = 0; i < r; ++i) {
         const T m = row_max(x + i * c, c);
         mx[i] = m;
         for (std::size_t j = 0; j < c; ++j) y[i * c + j] = x[i * c + j] - m;
     }
+#endif
     const std::size_t len = r * c;
+#ifdef PYBP_ISA_IS_avx2
+    const auto id = [](auto v) { return v; };
+    vexp_avx2::exp_map(y, y, len, id, id);
+#else
     for (std::size_t k = 0; k < len; ++k) y[k] = exp_poly(y[k]);
+#endif
     for (std::size_t i = 0; i < r; ++i) {
         T* yi = y + i * c;
+#ifdef PYBP_ISA_IS_avx2
+        const T s = R::sum(yi, c);
+        R::map(yi, yi, c, s, Div());
+#else
         const T s = row_sum(yi, c);
         for (std::size_t j = 0; j < c; ++j) yi[j] = yi[j] / s;
+#endif
         if (mx_out) {
             mx_out[i] = mx[i];
             sum_out[i] = s;

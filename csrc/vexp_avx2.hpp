@@ -1,0 +1,102 @@
+// exp_poly (vexp.hpp) in explicit AVX2, operation for operation, so results are bit-identical to the scalar and
+// generic builds; plus array loops that keep two vectors in flight. Why: the compiler's vectorised exp_poly loop
+// runs one vector at a time and its ~60-cycle dependency chain (Cody-Waite, Horner, scaling) left the core mostly
+// waiting (0.9 ns per float exp); two interleaved chains nearly halve that. AVX2 builds only.
+#pragma once
+
+#include <cstddef>
+
+#include "simd_avx2.hpp"
+#include "vexp.hpp"
+
+namespace pybp {
+namespace vexp_avx2 {
+
+// K vectors at once, each step applied to all K before the next, so K independent chains are interleaved in the
+// instruction stream (written one vector at a time, the compiler emits the chains back to back and the core,
+// whose scheduler holds less than two of them, runs mostly one at a time).
+template <int K>
+inline void exp_k(__m256 (&v)[K]) {
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    const __m256i bias = _mm256_set1_epi32(127);
+    __m256 ord[K], r[K], p[K];
+    __m256i n[K];
+    for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_ps(v[k], v[k], _CMP_ORD_Q);  // x == x
+    for (int k = 0; k < K; ++k)
+        r[k] = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v[k], _mm256_set1_ps(-110.0f)), _mm256_set1_ps(89.0f)), ord[k]);
+    for (int k = 0; k < K; ++k) {
+        const __m256 t = _mm256_add_ps(_mm256_mul_ps(r[k], _mm256_set1_ps(1.44269504088896341f)), magic);
+        const __m256 nf = _mm256_sub_ps(t, magic);
+        n[k] = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
+        r[k] = _mm256_sub_ps(r[k], _mm256_mul_ps(nf, _mm256_set1_ps(0.693359375f)));
+        r[k] = _mm256_sub_ps(r[k], _mm256_mul_ps(nf, _mm256_set1_ps(-2.12194440e-4f)));
+    }
+    static constexpr float c[] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
+    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_ps(1.0f / 5040.0f);
+    for (float ci : c)
+        for (int k = 0; k < K; ++k) p[k] = _mm256_add_ps(_mm256_mul_ps(p[k], r[k]), _mm256_set1_ps(ci));
+    for (int k = 0; k < K; ++k) {
+        const __m256i n1 = _mm256_srai_epi32(n[k], 1), n2 = _mm256_sub_epi32(n[k], n1);
+        const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+        const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+        v[k] = _mm256_blendv_ps(v[k], _mm256_mul_ps(_mm256_mul_ps(p[k], s1), s2), ord[k]);  // NaN stays the input
+    }
+}
+
+template <int K>
+inline void exp_k(__m256d (&v)[K]) {
+    const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+    const __m256i mb = _mm256_castpd_si256(magic), bias = _mm256_set1_epi64x(1023);
+    __m256d ord[K], r[K], p[K], nf[K];
+    for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_pd(v[k], v[k], _CMP_ORD_Q);
+    for (int k = 0; k < K; ++k)
+        r[k] = _mm256_and_pd(_mm256_min_pd(_mm256_max_pd(v[k], _mm256_set1_pd(-760.0)), _mm256_set1_pd(710.0)), ord[k]);
+    for (int k = 0; k < K; ++k) {
+        const __m256d t = _mm256_add_pd(_mm256_mul_pd(r[k], _mm256_set1_pd(1.4426950408889634074)), magic);
+        nf[k] = _mm256_sub_pd(t, magic);
+        r[k] = _mm256_sub_pd(r[k], _mm256_mul_pd(nf[k], _mm256_set1_pd(6.93147180369123816490e-01)));
+        r[k] = _mm256_sub_pd(r[k], _mm256_mul_pd(nf[k], _mm256_set1_pd(1.90821492927058770002e-10)));
+    }
+    static constexpr double c[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                                   1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,
+                                   1.0 / 24.0,        1.0 / 6.0,        0.5,             1.0,
+                                   1.0};
+    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_pd(1.0 / 6227020800.0);
+    for (double ci : c)
+        for (int k = 0; k < K; ++k) p[k] = _mm256_add_pd(_mm256_mul_pd(p[k], r[k]), _mm256_set1_pd(ci));
+    for (int k = 0; k < K; ++k) {
+        const __m256d n1f = _mm256_floor_pd(_mm256_mul_pd(nf[k], _mm256_set1_pd(0.5)));
+        const __m256d n2f = _mm256_sub_pd(nf[k], n1f);
+        const __m256i n1 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(n1f, magic)), mb);
+        const __m256i n2 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(n2f, magic)), mb);
+        const __m256d s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n1, bias), 52));
+        const __m256d s2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n2, bias), 52));
+        v[k] = _mm256_blendv_pd(v[k], _mm256_mul_pd(_mm256_mul_pd(p[k], s1), s2), ord[k]);
+    }
+}
+
+// out[i] = f(exp_poly(g(x[i]))) for i < n, where g and f are elementwise (vector and scalar overloads); K vectors
+// per step, then single vectors, then scalar exp_poly for the last n % L. out may alias x.
+template <class T, class Pre, class Post>
+inline void exp_map(T* out, const T* x, std::size_t n, Pre g, Post f) {
+    using W = simd::Vec<T>;
+    using V = typename W::V;
+    constexpr std::size_t L = W::L;
+    constexpr int K = 3;
+    std::size_t i = 0;
+    for (; i + K * L <= n; i += K * L) {
+        V v[K];
+        for (int k = 0; k < K; ++k) v[k] = g(W::load(x + i + k * L));
+        exp_k(v);
+        for (int k = 0; k < K; ++k) W::store(out + i + k * L, f(v[k]));
+    }
+    for (; i + L <= n; i += L) {
+        V v[1] = {g(W::load(x + i))};
+        exp_k(v);
+        W::store(out + i, f(v[0]));
+    }
+    for (; i < n; ++i) out[i] = f(exp_poly(g(x[i])));
+}
+
+}  // namespace vexp_avx2
+}  // namespace pybp
