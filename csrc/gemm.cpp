@@ -5,7 +5,9 @@
 // dimension, ic over MC rows; inside, jr over NR-wide packed B panels (kept in L1) and ir over MR-row A slivers
 // (streamed from L2). B is always packed (zero-padded to NR). A is packed into MR-row slivers, except when C is
 // narrow and one of A's dimensions is contiguous: then packing would cost as much as the few B panels it serves,
-// so the micro-kernel reads A in place (TwoLayerNet's x @ W and x.T @ dout).
+// so the micro-kernel reads A in place (TwoLayerNet's x @ W and x.T @ dout); a last panel of at most half a
+// vector of columns then goes to the edge kernels of gemm_edge.inc (n = 50 = 3 x 16 + 2). Packing routines live
+// in gemm_pack.inc. Both are part of this family and are compiled only through this file.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
