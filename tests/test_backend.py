@@ -137,9 +137,13 @@ def test_backend_info_reports_isa_threads_versions():
         assert "numba" in pybp.backend_info()
 
 
-def test_isa_paths_can_be_selected_and_agree(rng):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_isa_paths_can_be_selected_and_agree(rng, dtype):
+    # Elementwise results are bit-identical across ISA paths (the AVX2 exp is the generic one, operation for
+    # operation); special values included: NaN, +-inf, overflow and subnormal-producing arguments.
     from pybp import _core
-    x = rng.standard_normal(1003)
+    special = [np.nan, np.inf, -np.inf, 0.0, -0.0, 88.0, -88.0, 104.0, -104.0, 750.0, -745.0, 1e-30]
+    x = np.concatenate([rng.standard_normal(1003) * 30, special]).astype(dtype)
     best = _core.active_isa()
     results = {}
     try:
@@ -148,12 +152,14 @@ def test_isa_paths_can_be_selected_and_agree(rng):
                 continue
             _core.set_isa(isa)
             assert _core.active_isa() == isa
-            results[isa] = _core.relu_forward(x)[0]
+            results[isa] = (_core.relu_forward(x)[0], _core.sigmoid_forward(x), _core.softmax(x.reshape(-1, 5)),
+                            _core.softmax(x.reshape(-1, 35)))
     finally:
         _core.set_isa(best)
     assert "generic" in results
     for isa, r in results.items():
-        np.testing.assert_array_equal(r, results["generic"], err_msg=isa)
+        for got, want, what in zip(r, results["generic"], ("relu", "sigmoid", "softmax c=5", "softmax c=35")):
+            np.testing.assert_array_equal(got, want, err_msg=f"{isa} {what}")
 
 
 def test_set_isa_rejects_unknown_path():
