@@ -1,7 +1,7 @@
 // exp_poly (vexp.hpp) in explicit AVX2, operation for operation, so results are bit-identical to the scalar and
-// generic builds; plus array loops that keep two vectors in flight. Why: the compiler's vectorised exp_poly loop
-// runs one vector at a time and its ~60-cycle dependency chain (Cody-Waite, Horner, scaling) left the core mostly
-// waiting (0.9 ns per float exp); two interleaved chains nearly halve that. AVX2 builds only.
+// generic builds; plus an array loop that keeps three vectors in flight. Why: the compiler's vectorised exp_poly
+// loop runs one vector at a time along a ~60-cycle dependency chain (Cody-Waite, Horner, scaling): 0.89 ns per
+// float exp here, 0.66 ns interleaved (measured on 1000 floats; sigmoid 100x50 f32 6.2 -> 4.3 us). AVX2 only.
 #pragma once
 
 #include <cstddef>
