@@ -275,12 +275,15 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
                 PYBP_PRAGMA(omp for schedule(static))
                 for (idx qg = 0; qg < ceil_div(npanels, kPackGroup); ++qg) {
                     const idx q0 = qg * kPackGroup, q1 = std::min<idx>(q0 + kPackGroup, npanels);
-                    const bool full = (jc + q1 * NR <= n) && !(n_edge && q1 == npanels);
-                    if (csb == 1 && full) {
-                        pack_b_rows(bp + q0 * NR * kc, b + pc * rsb + jc + q0 * NR, rsb, kc, static_cast<int>(q1 - q0));
-                        continue;
+                    idx qf = q0;  // panels [q0, qf): full width, packed row by row when B is row-major
+                    if (csb == 1) {
+                        qf = std::min(q1, nc / NR);
+                        if (qf > q0)
+                            pack_b_rows(bp + q0 * NR * kc, b + pc * rsb + jc + q0 * NR, rsb, kc, static_cast<int>(qf - q0));
+                        else
+                            qf = q0;
                     }
-                    for (idx q = q0; q < q1; ++q) {
+                    for (idx q = qf; q < q1; ++q) {
                         const int nr = static_cast<int>(std::min<idx>(NR, nc - q * NR));
                         const T* bq = b + pc * rsb + (jc + q * NR) * csb;
 #ifdef PYBP_ISA_IS_avx2
