@@ -272,27 +272,34 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
             for (idx pc = 0; pc < k; pc += kc_step) {
                 const int kc = static_cast<int>(std::min<idx>(kc_step, k - pc));
                 const T beta_eff = pc == 0 ? beta : T(1);
+                // Pack tasks: groups of panels, each split into ksplit row slices when the groups alone
+                // would leave threads idle (x @ W1: one group of 4 panels, which one thread packed alone).
+                const idx ngroups = ceil_div(npanels, kPackGroup);
+                const idx ksplit = nt > 1 && ngroups % nt != 0 && ngroups < 4 * nt ? nt : 1;
                 PYBP_PRAGMA(omp for schedule(static))
-                for (idx qg = 0; qg < ceil_div(npanels, kPackGroup); ++qg) {
+                for (idx task = 0; task < ngroups * ksplit; ++task) {
+                    const idx qg = task / ksplit, ks = task % ksplit;
+                    const int k0 = static_cast<int>(kc * ks / ksplit), kr = static_cast<int>(kc * (ks + 1) / ksplit) - k0;
                     const idx q0 = qg * kPackGroup, q1 = std::min<idx>(q0 + kPackGroup, npanels);
+                    const T* bk = b + (pc + k0) * rsb + jc * csb;
                     idx qf = q0;  // panels [q0, qf): full width, packed row by row when B is row-major
                     if (csb == 1) {
                         qf = std::min(q1, nc / NR);
                         if (qf > q0)
-                            pack_b_rows(bp + q0 * NR * kc, b + pc * rsb + jc + q0 * NR, rsb, kc, static_cast<int>(qf - q0));
+                            pack_b_rows(bp + q0 * NR * kc + k0 * NR, bk + q0 * NR, rsb, kr, kc, static_cast<int>(qf - q0));
                         else
                             qf = q0;
                     }
                     for (idx q = qf; q < q1; ++q) {
                         const int nr = static_cast<int>(std::min<idx>(NR, nc - q * NR));
-                        const T* bq = b + pc * rsb + (jc + q * NR) * csb;
+                        const T* bq = bk + q * NR * csb;
 #ifdef PYBP_ISA_IS_avx2
                         if (n_edge && q == npanels - 1) {
-                            pack_b_edge(bp + q * NR * kc, bq, rsb, csb, kc, nr);
+                            pack_b_edge(bp + q * NR * kc + k0, bq, rsb, csb, kr, kc, nr);
                             continue;
                         }
 #endif
-                        pack_b_panel(bp + q * NR * kc, bq, rsb, csb, kc, nr);
+                        pack_b_panel(bp + q * NR * kc + k0 * NR, bq, rsb, csb, kr, nr);
                     }
                 }
                 PYBP_PRAGMA(omp for schedule(static))

@@ -100,19 +100,27 @@ def test_cpp_gemm_each_isa_matches_reference_gemm(dtype, rng, isa, m, n, k):
         _core.set_isa(prev)
 
 
-@pytest.mark.parametrize("m,n,k,ta", [(300, 260, 400, False), (789, 50, 100, True), (101, 50, 784, False)])
-def test_cpp_gemm_threaded_equals_single_thread(dtype, rng, m, n, k, ta):
-    a, b = _operands(rng, dtype, m, n, k, ta, False)
+# (101, 50, 784) and (120, 40, 600, tb): fewer B panel groups than threads, so B is packed in row slices
+# (row-major B; column-major B through the transposing pack; the f32 narrow edge panel).
+@pytest.mark.parametrize("m,n,k,ta,tb", [(300, 260, 400, False, False), (789, 50, 100, True, False),
+                                         (101, 50, 784, False, False), (120, 40, 600, False, True),
+                                         (97, 18, 1100, False, True)])
+def test_cpp_gemm_threaded_equals_single_thread(dtype, rng, m, n, k, ta, tb):
+    a, b = _operands(rng, dtype, m, n, k, ta, tb)
     prev = _core.get_num_threads()
     try:
         _core.set_num_threads(1)
-        one = _core.gemm(a, b, trans_a=ta)
-        _core.set_num_threads(2)
-        two = _core.gemm(a, b, trans_a=ta)
+        one = _core.gemm(a, b, trans_a=ta, trans_b=tb)
+        results = {}
+        for nt in (2, 3):
+            _core.set_num_threads(nt)
+            results[nt] = _core.gemm(a, b, trans_a=ta, trans_b=tb)
     finally:
         _core.set_num_threads(prev)
     # the same blocking and summation order per element whatever the thread count: identical results
-    np.testing.assert_array_equal(one, two)
+    for nt, got in results.items():
+        np.testing.assert_array_equal(one, got, err_msg=f"{nt} threads")
+    np.testing.assert_allclose(one, _core.gemm_ref(a, b, ta, tb), rtol=0, atol=_tol(dtype, k, a, b))
 
 
 def test_affine_forward_and_bias_grad(backend, ref, dtype, rng):
