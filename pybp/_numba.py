@@ -143,21 +143,30 @@ def relu_backward(dout, mask, out=None):
     return out
 
 
+@_jit
+def _sigmoid_fwd32(out, x):
+    # the three loops in one compiled call: no Python dispatch, reshape or view between them
+    of, xf = out.reshape(-1), x.reshape(-1)
+    t, s2 = np.empty(xf.size, np.float32), np.empty(xf.size, np.int32)
+    _negexp_poly32(of, t, xf)
+    _scales32(t.view(np.int32), s2)
+    _sigmoid_finish(of, t, s2.view(np.float32), np.float32(1))
+
+
+@_jit
+def _sigmoid_fwd64(out, x):
+    of, xf = out.reshape(-1), x.reshape(-1)
+    t = np.empty((2, xf.size), np.float64)
+    _negexp_poly64(of, t[0], t[1], xf)
+    _scales64(t.reshape(-1).view(np.int64))
+    _sigmoid_finish(of, t[0], t[1], 1.0)
+
+
 def sigmoid_forward(x, out=None):
     fn = "sigmoid_forward"
     C.float_array(fn, "x", x)
     out = C.output_like(fn, out, x, "x")
-    xf, of, n = x.reshape(-1), out.reshape(-1), x.size
-    if x.dtype == np.float32:
-        t, s2 = np.empty(n, np.float32), np.empty(n, np.int32)
-        _negexp_poly32(of, t, xf)
-        _scales32(t.view(np.int32), s2)
-        _sigmoid_finish(of, t, s2.view(np.float32), np.float32(1))
-    else:
-        t = np.empty((2, n), np.float64)
-        _negexp_poly64(of, t[0], t[1], xf)
-        _scales64(t.reshape(-1).view(np.int64))
-        _sigmoid_finish(of, t[0], t[1], 1.0)
+    (_sigmoid_fwd32 if x.dtype == np.float32 else _sigmoid_fwd64)(out, _c(x))
     return out
 
 
