@@ -117,15 +117,17 @@ def set_num_threads(n: int) -> None:
     n = int(n)
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    # Numba first: its first set_num_threads launches its pool, and with the "omp" threading layer that launch
+    # resets the calling thread's OpenMP thread count (the one pybp's kernels read) to Numba's maximum.
+    if "numba" in sys.modules:
+        import numba
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     try:
         from . import _core
     except ImportError:
         _core = None
     if _core is not None:
         _core.set_num_threads(n)
-    if "numba" in sys.modules:
-        import numba
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def backend_info() -> dict:
