@@ -171,10 +171,12 @@ def test_set_isa_rejects_unknown_path():
 def test_set_num_threads_survives_numba_pool_launch():
     # In a fresh process Numba's pool is not running yet; launching it (with its "omp" layer) used to reset the
     # OpenMP thread count pybp had just set.
-    code = ("import numba, pybp\nfrom pybp import _core\npybp.set_num_threads(1)\n"
-            "print(_core.get_num_threads(), numba.get_num_threads())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "PYBP_BACKEND": "cpp"})
+    out = _run("""
+        import numba, pybp
+        from pybp import _core
+        pybp.set_num_threads(1)
+        print(_core.get_num_threads(), numba.get_num_threads())
+    """, PYBP_BACKEND="cpp")
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1"]
 
