@@ -67,8 +67,9 @@ def no_overlap(fn: str, an: str, a: np.ndarray, bn: str, b: np.ndarray) -> None:
         raise ValueError(f"{fn}: {an} must not overlap {bn}")
 
 
-def output(fn: str, out, shape: tuple, dtype: np.dtype, name: str = "out") -> np.ndarray:
-    """`out` validated against (shape, dtype), or a new C-ordered array when out is None."""
+def output(fn: str, out, shape: tuple, dtype: np.dtype, name: str = "out", disjoint=()) -> np.ndarray:
+    """`out` validated against (shape, dtype) and required not to overlap any (name, array) of `disjoint`, or a
+    new C-ordered array when out is None (a new array overlaps nothing: the overlap tests cost microseconds)."""
     if out is None:
         return np.empty(shape, dtype=dtype)
     float_array(fn, name, out)
@@ -77,17 +78,22 @@ def output(fn: str, out, shape: tuple, dtype: np.dtype, name: str = "out") -> np
     if out.shape != tuple(shape):
         raise ValueError(f"{fn}: shape mismatch: {name} {shape_str(out)}, expected {tuple(shape)}")
     writable(fn, name, out)
+    for bn, b in disjoint:
+        no_overlap(fn, name, out, bn, b)
     return out
 
 
-def output_like(fn: str, out, like: np.ndarray, like_name: str, name: str = "out") -> np.ndarray:
+def output_like(fn: str, out, like: np.ndarray, like_name: str, name: str = "out", aliasable=()) -> np.ndarray:
+    """`out` validated against like's shape and dtype; it may alias `like` and each (name, array) of
+    `aliasable` exactly but not overlap them partly. A new array when out is None."""
     if out is None:
         return np.empty(like.shape, dtype=like.dtype)
     float_array(fn, name, out)
     same_dtype(fn, like_name, like, name, out)
     same_shape(fn, like_name, like, name, out)
     writable(fn, name, out)
-    no_partial_overlap(fn, name, out, like_name, like)
+    for bn, b in ((like_name, like),) + tuple(aliasable):
+        no_partial_overlap(fn, name, out, bn, b)
     return out
 
 
@@ -136,11 +142,7 @@ def gemm_args(fn, a, b, c, beta, trans_a, trans_b):
         raise ValueError(f"{fn}: shape mismatch: op(a) {shape_str(opa)} and op(b) {shape_str(opb)}")
     if c is None and beta != 0.0:
         raise ValueError(f"{fn}: beta={beta} needs an input c")
-    given = c is not None  # a new output overlaps nothing: only a caller's array is checked
-    c = output(fn, c, (opa.shape[0], opb.shape[1]), a.dtype, name="c")
-    if given:
-        no_overlap(fn, "c", c, "a", a)
-        no_overlap(fn, "c", c, "b", b)
+    c = output(fn, c, (opa.shape[0], opb.shape[1]), a.dtype, name="c", disjoint=(("a", a), ("b", b)))
     return opa, opb, c
 
 
@@ -158,22 +160,14 @@ def affine_args(fn, x, w, b, out):
         raise ValueError(f"{fn}: shape mismatch: x {shape_str(x)} and w {shape_str(w)}")
     if b.shape[0] != w.shape[1]:
         raise ValueError(f"{fn}: shape mismatch: w {shape_str(w)} and b {shape_str(b)}")
-    given = out is not None
-    out = output(fn, out, (x.shape[0], w.shape[1]), x.dtype)
-    for name, arr in (("x", x), ("w", w), ("b", b)) if given else ():
-        no_overlap(fn, "out", out, name, arr)
-    return out
+    return output(fn, out, (x.shape[0], w.shape[1]), x.dtype, disjoint=(("x", x), ("w", w), ("b", b)))
 
 
 def bias_grad_args(fn, dout, out):
     """Validates bias_grad's arguments; returns out (allocated when None)."""
     float_array(fn, "dout", dout)
     ndim(fn, "dout", dout, 2)
-    given = out is not None
-    out = output(fn, out, (dout.shape[1],), dout.dtype)
-    if given:
-        no_overlap(fn, "out", out, "dout", dout)
-    return out
+    return output(fn, out, (dout.shape[1],), dout.dtype, disjoint=(("dout", dout),))
 
 
 def relu_backward_args(fn, dout, mask, out):
@@ -192,11 +186,7 @@ def sigmoid_backward_args(fn, dout, y, out):
     float_array(fn, "y", y)
     same_dtype(fn, "dout", dout, "y", y)
     same_shape(fn, "dout", dout, "y", y)
-    given = out is not None
-    out = output_like(fn, out, dout, "dout")
-    if given:
-        no_partial_overlap(fn, "out", out, "y", y)
-    return out
+    return output_like(fn, out, dout, "dout", aliasable=(("y", y),))
 
 
 def softmax_args(fn, x, out):
@@ -216,6 +206,7 @@ def xent_args(fn, x, t, y, dx):
     if x.shape[1] == 0:
         raise ValueError(f"{fn}: x has no classes: shape {shape_str(x)}")
     kind, tt = labels(fn, t, x)
+    # overlaps checked after both outputs are validated (the binding's order), and only for caller-given ones
     y_given, dx_given = y is not None, dx is not None
     y = output(fn, y, x.shape, x.dtype, name="y")
     dx = output(fn, dx, x.shape, x.dtype, name="dx")
