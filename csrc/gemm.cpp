@@ -9,7 +9,6 @@
 // vector of columns then goes to the edge kernels of gemm_edge.inc (n = 50 = 3 x 16 + 2). Packing routines live
 // in gemm_pack.inc. Both are part of this family and are compiled only through this file.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
