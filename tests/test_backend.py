@@ -140,10 +140,12 @@ def test_backend_info_reports_isa_threads_versions():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_isa_paths_can_be_selected_and_agree(rng, dtype):
     # Elementwise results are bit-identical across ISA paths (the AVX2 exp is the generic one, operation for
-    # operation); special values included: NaN, +-inf, overflow and subnormal-producing arguments.
+    # operation); special values included: NaN, +-inf, overflow and subnormal-producing arguments, and both
+    # sides of the AVX2 exp's fast-path limits (|x| <= 87 for float32, 700 for float64).
     from pybp import _core
-    special = [np.nan, np.inf, -np.inf, 0.0, -0.0, 88.0, -88.0, 104.0, -104.0, 750.0, -745.0, 1e-30]
-    x = np.concatenate([rng.standard_normal(1003) * 30, special]).astype(dtype)
+    special = [np.nan, np.inf, -np.inf, 0.0, -0.0, 88.0, -88.0, 104.0, -104.0, 750.0, -745.0, 1e-30,
+               86.99, -86.99, 87.0, -87.0, 87.01, -87.01, -87.4, 699.9, -699.9, 700.0, -700.0, 700.1, -700.1]
+    x = np.concatenate([rng.standard_normal(1025) * 30, special]).astype(dtype)
     best = _core.active_isa()
     results = {}
     try:
