@@ -70,21 +70,25 @@ struct RowOps {
         for (std::size_t j = 0; j + L <= c; j += L) W::store(y + j, op(W::load(x + j), vs));
         W::store(y + c - L, op(last, vs));
     }
+    // row_sum's arithmetic: lanes l[k] = sum of x[8q + k] over full groups of 8, the pairing tree
+    // ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)), then the tail added in order. The tree runs in registers
+    // (the compiler spilled the lanes and added them one scalar at a time).
     static T sum(const T* x, std::size_t c) {
         if (c < 8) return row_sum(x, c);
-        T l[8];
+        T s;
         if constexpr (L == 8) {
             V a = W::zero();
-            std::size_t j = 0;
-            for (; j + 8 <= c; j += 8) a = W::add(a, W::load(x + j));
-            W::store(l, a);
+            for (std::size_t j = 0; j + 8 <= c; j += 8) a = W::add(a, W::load(x + j));
+            a = _mm256_add_ps(a, _mm256_permute_ps(a, 0xB1));  // lane 0: l0 + l1, lane 4: l4 + l5
+            a = _mm256_add_ps(a, _mm256_permute_ps(a, 0x4E));  // lane 0: (l0 + l1) + (l2 + l3), lane 4 likewise
+            s = _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1)));
         } else {
             V a = W::zero(), b = W::zero();
             for (std::size_t j = 0; j + 8 <= c; j += 8) a = W::add(a, W::load(x + j)), b = W::add(b, W::load(x + j + 4));
-            W::store(l, a);
-            W::store(l + 4, b);
+            const __m256d h = _mm256_hadd_pd(a, b);  // l0 + l1, l4 + l5, l2 + l3, l6 + l7
+            const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+            s = _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
         }
-        T s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
         for (std::size_t j = c / 8 * 8; j < c; ++j) s += x[j];
         return s;
     }
@@ -105,13 +109,12 @@ struct Div {
 
 constexpr std::size_t kChunk = 128;  // rows per block: a block of logits stays in L1 across the passes
 
-// y = softmax(x) for rows [0, r), r <= kChunk (y may alias x); if mx/sum are given, the row maxima and the sums
-// of exp(x - max) go there (log-sum-exp = max + log(sum), taken later in bulk: see LogProduct).
-// Four flat passes instead of one loop per row: with the book's 10 classes a per-row exp loop would be mostly
-// scalar tail, while one exp pass over the whole block vectorises fully.
+// y = softmax(x) for rows [0, r), r <= kChunk (y may alias x); the row maxima go to mx and the sums of
+// exp(x - max) to sm (log-sum-exp = max + log(sum), taken later in bulk: see LogProduct).
+// Flat passes rather than one loop per row: with the book's 10 classes a per-row exp loop would be mostly scalar
+// tail, while one exp pass over the whole block vectorises fully.
 template <class T>
-void softmax_block(T* y, const T* x, std::size_t r, std::size_t c, T* mx_out, T* sum_out) {
-    T mx[kChunk];
+void softmax_block(T* y, const T* x, std::size_t r, std::size_t c, T* mx, T* sm) {
 #ifdef PYBP_ISA_IS_avx2
     using R = RowOps<T>;
     for (std::size_t i = 0; i < r; ++i) {
@@ -119,34 +122,28 @@ void softmax_block(T* y, const T* x, std::size_t r, std::size_t c, T* mx_out, T*
         mx[i] = m;
         R::map(y + i * c, x + i * c, c, m, Sub());
     }
+    const auto id = [](auto v) { return v; };
+    vexp_avx2::exp_map(y, y, r * c, id, id);
+    for (std::size_t i = 0; i < r; ++i) {
+        T* yi = y + i * c;
+        const T s = R::sum(yi, c);
+        sm[i] = s;
+        R::map(yi, yi, c, s, Div());
+    }
 #else
     for (std::size_t i = 0; i < r; ++i) {
-        const T m = row_max(x + i * c, c);
+        const T m = row_max(x + i * c, c);  // locals, not mx[i] / sm[i]: y may alias them for all the compiler knows
         mx[i] = m;
         for (std::size_t j = 0; j < c; ++j) y[i * c + j] = x[i * c + j] - m;
     }
-#endif
-    const std::size_t len = r * c;
-#ifdef PYBP_ISA_IS_avx2
-    const auto id = [](auto v) { return v; };
-    vexp_avx2::exp_map(y, y, len, id, id);
-#else
-    for (std::size_t k = 0; k < len; ++k) y[k] = exp_poly(y[k]);
-#endif
+    for (std::size_t k = 0; k < r * c; ++k) y[k] = exp_poly(y[k]);
     for (std::size_t i = 0; i < r; ++i) {
         T* yi = y + i * c;
-#ifdef PYBP_ISA_IS_avx2
-        const T s = R::sum(yi, c);
-        R::map(yi, yi, c, s, Div());
-#else
         const T s = row_sum(yi, c);
+        sm[i] = s;
         for (std::size_t j = 0; j < c; ++j) yi[j] = yi[j] / s;
-#endif
-        if (mx_out) {
-            mx_out[i] = mx[i];
-            sum_out[i] = s;
-        }
     }
+#endif
 }
 
 // sum_i log(s_i) for s_i >= 1 (row sums of exp(x - max): the max term is 1) as the log of a running product:
@@ -169,9 +166,9 @@ struct LogProduct {
 template <class T>
 void softmax(T* out, const T* x, std::size_t rows, std::size_t c) {
     if (c == 0) return;
+    T mx[kChunk], sm[kChunk];
     for (std::size_t i = 0; i < rows; i += kChunk)
-        softmax_block(out + i * c, x + i * c, std::min(kChunk, rows - i), c, static_cast<T*>(nullptr),
-                      static_cast<T*>(nullptr));
+        softmax_block(out + i * c, x + i * c, std::min(kChunk, rows - i), c, mx, sm);
 }
 
 template <class T>
@@ -189,11 +186,19 @@ double softmax_xent_index(T* y, T* dx, const T* x, const std::int64_t* t, std::s
             lin += static_cast<double>(mx[i - i0]) - static_cast<double>(x[i * c + ti]);
             logs.add(static_cast<double>(sm[i - i0]));
         }
-        // dx = y / n, then the label column gets (y - 1) / n (both rounded once from double, as the reference)
+        // dx = y / n, then the label column gets (y - 1) / n, in double and rounded once to T as the reference.
+        // For float, y / float(n) is exactly the reference's value (n < 2^24 is exact in float, and rounding a
+        // quotient of floats to double, then to float, equals rounding it to float once: 53 >= 2 * 24 + 2), at a
+        // third of the work of widening. For double, y * (1 / n) (a division per element would cost more).
         const std::size_t len = r * c;
         T* d0 = dx + i0 * c;
         const T* y0 = y + i0 * c;
-        for (std::size_t k = 0; k < len; ++k) d0[k] = static_cast<T>(static_cast<double>(y0[k]) * inv_n);
+        if (sizeof(T) == 4 && n < (std::size_t{1} << 24)) {
+            const T nf = static_cast<T>(n);
+            for (std::size_t k = 0; k < len; ++k) d0[k] = y0[k] / nf;
+        } else {
+            for (std::size_t k = 0; k < len; ++k) d0[k] = static_cast<T>(static_cast<double>(y0[k]) * inv_n);
+        }
         for (std::size_t i = i0; i < i0 + r; ++i) {
             const auto ti = static_cast<std::size_t>(t[i]);
             dx[i * c + ti] = static_cast<T>((static_cast<double>(y[i * c + ti]) - 1.0) / dn);

@@ -39,6 +39,17 @@ def test_softmax_cross_entropy_matches_reference(backend, ref, dtype, rng, n, c,
     np.testing.assert_allclose(dx.sum(axis=1), 0.0 if labels != "soft" else 0.0, atol=20 * RTOL[dtype])
 
 
+@pytest.mark.parametrize("n", [1, 3, 7, 100, 1000])
+def test_float32_gradient_is_the_reference_formula_exactly(backend, rng, n):
+    # dx = (y - onehot) / N computed in float64 and rounded once to float32 (the reference's formula), from the
+    # backend's own y: exact equality, so a cheaper float formula (e.g. y * float32(1 / N)) would fail here.
+    x = (rng.standard_normal((n, 10)) * 3).astype(np.float32)
+    t = rng.integers(0, 10, n)
+    _, y, dx = backend.softmax_cross_entropy(x, t)
+    onehot = np.eye(10)[t]
+    np.testing.assert_array_equal(dx, ((y.astype(np.float64) - onehot) / n).astype(np.float32))
+
+
 def test_softmax_cross_entropy_out_arrays_are_filled_in_place(backend, dtype, rng):
     x = rng.standard_normal((20, 10)).astype(dtype)
     t = rng.integers(0, 10, 20).astype(np.int32)
