@@ -58,6 +58,35 @@ def test_softmax_cross_entropy_out_arrays_are_filled_in_place(backend, dtype, rn
     assert y2 is y and dx2 is dx and np.isfinite(loss)
 
 
+def test_arguments_by_position_and_keyword(backend, rng):
+    # the C++ entry parses its arguments itself (no pybind11 dispatcher): same rules as a Python def
+    x = rng.standard_normal((4, 3))
+    t = np.array([0, 2, 1, 1])
+    want = backend.softmax_cross_entropy(x, t)
+    y, dx = np.empty_like(x), np.empty_like(x)
+    calls = [lambda: backend.softmax_cross_entropy(x=x, t=t),
+             lambda: backend.softmax_cross_entropy(x, t=t, dx=dx),
+             lambda: backend.softmax_cross_entropy(t=t, x=x, y=y, dx=None),
+             lambda: backend.softmax_cross_entropy(x, t, None, dx)]
+    for call in calls:
+        loss, y2, dx2 = call()
+        assert loss == want[0]
+        np.testing.assert_array_equal(y2, want[1])
+        np.testing.assert_array_equal(dx2, want[2])
+    assert backend.softmax_cross_entropy(x, t, y=y)[1] is y
+    assert backend.softmax_cross_entropy(x, t, None, dx)[2] is dx
+    with pytest.raises(TypeError, match="missing.*'t'"):
+        backend.softmax_cross_entropy(x)
+    with pytest.raises(TypeError, match="missing.*'x'"):
+        backend.softmax_cross_entropy(t=t)
+    with pytest.raises(TypeError, match="takes from 2 to 4 positional arguments but 5 were given"):
+        backend.softmax_cross_entropy(x, t, y, dx, None)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
+        backend.softmax_cross_entropy(x, t, z=y)
+    with pytest.raises(TypeError, match="multiple values for argument 'x'"):
+        backend.softmax_cross_entropy(x, t, x=x)
+
+
 def test_gradient_matches_central_differences(backend):
     rng = np.random.default_rng(7)
     x = rng.standard_normal((6, 5))
