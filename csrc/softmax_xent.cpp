@@ -181,11 +181,6 @@ double softmax_xent_index(T* y, T* dx, const T* x, const std::int64_t* t, std::s
     for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
         const std::size_t r = std::min(kChunk, n - i0);
         softmax_block(y + i0 * c, x + i0 * c, r, c, mx, sm);
-        for (std::size_t i = i0; i < i0 + r; ++i) {
-            const auto ti = static_cast<std::size_t>(t[i]);
-            lin += static_cast<double>(mx[i - i0]) - static_cast<double>(x[i * c + ti]);
-            logs.add(static_cast<double>(sm[i - i0]));
-        }
         // dx = y / n, then the label column gets (y - 1) / n, in double and rounded once to T as the reference.
         // For float, y / float(n) is exactly the reference's value (n < 2^24 is exact in float, and rounding a
         // quotient of floats to double, then to float, equals rounding it to float once: 53 >= 2 * 24 + 2), at a
@@ -199,9 +194,13 @@ double softmax_xent_index(T* y, T* dx, const T* x, const std::int64_t* t, std::s
         } else {
             for (std::size_t k = 0; k < len; ++k) d0[k] = static_cast<T>(static_cast<double>(y0[k]) * inv_n);
         }
+        // The loss terms share the label loop: its scalar divisions and the loss's additions use different units
+        // and overlap (a loop of each: ~0.07 us more at 100x10).
         for (std::size_t i = i0; i < i0 + r; ++i) {
             const auto ti = static_cast<std::size_t>(t[i]);
             dx[i * c + ti] = static_cast<T>((static_cast<double>(y[i * c + ti]) - 1.0) / dn);
+            lin += static_cast<double>(mx[i - i0]) - static_cast<double>(x[i * c + ti]);
+            logs.add(static_cast<double>(sm[i - i0]));
         }
     }
     return (lin + logs.total()) / dn;
