@@ -473,13 +473,14 @@ py::array xent_labels(const py::handle& t_obj, const py::array& x, bool* index, 
             ti = py::array::ensure(ti, py::array::c_style);
         }
         const auto* tp = static_cast<const std::int64_t*>(ti.data());
-        for (py::ssize_t i = 0; i < n; ++i)
-            if (tp[i] < 0 || tp[i] >= c) {
-                std::int64_t lo = tp[0], hi = tp[0];
-                for (py::ssize_t j = 1; j < n; ++j) lo = std::min(lo, tp[j]), hi = std::max(hi, tp[j]);
-                raise_value(std::string(fn) + ": t contains label " + std::to_string(lo < 0 ? lo : hi) +
-                            " out of range [0, " + std::to_string(c) + ")");
-            }
+        bool bad = false;  // one unsigned compare per label, no early exit: the loop vectorises
+        for (py::ssize_t i = 0; i < n; ++i) bad |= static_cast<std::uint64_t>(tp[i]) >= static_cast<std::uint64_t>(c);
+        if (bad) {
+            std::int64_t lo = tp[0], hi = tp[0];
+            for (py::ssize_t j = 1; j < n; ++j) lo = std::min(lo, tp[j]), hi = std::max(hi, tp[j]);
+            raise_value(std::string(fn) + ": t contains label " + std::to_string(lo < 0 ? lo : hi) +
+                        " out of range [0, " + std::to_string(c) + ")");
+        }
         *index = true;
         return ti;
     }
