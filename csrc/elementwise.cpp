@@ -26,7 +26,8 @@ void relu_backward(T* dx, const T* dout, const unsigned char* mask, std::size_t 
 }
 
 #ifdef PYBP_ISA_IS_avx2
-// -x and 1 / (1 + e) for vexp_avx2::exp_map, scalar and vector: the same operations as the generic loop below.
+// -x and 1 / (1 + e) for vexp_avx2::exp_map, scalar and vector: the same operations as the generic loop below
+// (its exp without FMA: within 1 ulp).
 struct Neg {
     template <class U> U operator()(U v) const { return -v; }
     __m256 operator()(__m256 v) const { return _mm256_xor_ps(v, _mm256_set1_ps(-0.0f)); }

@@ -41,8 +41,8 @@ inline __attribute__((always_inline)) T row_sum(const T* x, std::size_t c) {
 }
 
 #ifdef PYBP_ISA_IS_avx2
-// The same row operations in explicit AVX2, bit for bit equal to the generic ones above (the ISA paths must agree
-// exactly): max is exact in any order, so the last partial vector may overlap the previous one; the sum keeps
+// The same row operations in explicit AVX2, bit for bit equal to the generic ones above (only the exp between
+// them differs, by its FMA: tests/test_backend.py): max is exact in any order, so the last partial vector may overlap the previous one; the sum keeps
 // row_sum's 8 lanes, its pairing tree and its sequential tail; x - m and e / s are elementwise. With the book's
 // 10 classes the compiler left the loops above mostly scalar (2.7 us for 100 rows; these take ~1 us).
 template <class T>

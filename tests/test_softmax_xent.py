@@ -125,10 +125,11 @@ def test_cpp_isa_paths_agree(dtype, rng, isa):
     finally:
         _core.set_isa(prev)
     loss2, y2, dx2 = _core.softmax_cross_entropy(x, t)
-    # the same IEEE operations on both paths (no FMA contraction): identical results
-    assert loss == loss2
-    np.testing.assert_array_equal(y, y2)
-    np.testing.assert_array_equal(dx, dx2)
+    # the same operations on both paths, except that the AVX2 exp fuses its multiply-adds: a few ulp apart
+    eps = float(np.finfo(dtype).eps)
+    assert loss == pytest.approx(loss2, rel=4 * eps)
+    np.testing.assert_allclose(y, y2, rtol=4 * eps, atol=0)
+    np.testing.assert_allclose(dx, dx2, rtol=4 * eps, atol=4 * eps / len(t))
 
 
 def test_exp_accuracy_over_the_range(dtype):
