@@ -24,13 +24,17 @@ def _loops_for(fn, target_s: float) -> int:
         n *= 4 if dt < target_s / 20 else 2
 
 
-def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: int = 2, pause_s: float = 0.0) -> dict:
+def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: int = 2, pause_s: float = 0.0,
+                warm_s: float = 0.02) -> dict:
     """Time each callable of `fns` ({name: fn}) in alternation. Returns {name: stats} with seconds per call:
     median, p10, p90, min, and the loop count per sample.
 
     pause_s: idle time before each sample. Needed with more than one thread: OpenBLAS's workers keep spinning
     for ~0.1 s after a call and OpenMP's for a while too; on 2 cores a contender timed right after another
-    pool's call would mostly measure that pool's spinning."""
+    pool's call would mostly measure that pool's spinning. After the pause the contender runs untimed for
+    warm_s (at least one call): on a VM an idle vCPU comes back slowly (here the first two-thread call after
+    0.2 s idle took 10-14 ms instead of ~0.2 ms, and the next few ran at half speed), which would otherwise
+    land in the sample and decide the ratio by which pool recovered first."""
     names = list(fns)
     for name in names:
         for _ in range(warmup):
@@ -43,7 +47,10 @@ def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: in
             fn, n = fns[name], loops[name]
             if pause_s:
                 time.sleep(pause_s)
-                fn()  # wake this contender's own pool; not timed
+                t_warm = time.perf_counter()
+                fn()  # wake this contender's own pool and the idle vCPU; not timed
+                while time.perf_counter() - t_warm < warm_s:
+                    fn()
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
