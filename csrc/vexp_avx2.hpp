@@ -16,28 +16,57 @@ namespace vexp_avx2 {
 // K vectors at once, each step applied to all K before the next, so K independent chains are interleaved in the
 // instruction stream (written one vector at a time, the compiler emits the chains back to back and the core,
 // whose scheduler holds less than two of them, runs mostly one at a time).
+//
+// reduce_poly, the core shared by both paths below: for arguments x (already in range, no NaN) t = x / ln 2 +
+// magic, rounded, so its low bits hold n = round(x / ln 2), and p = e^r for r = x - n ln 2 (Cody-Waite, Horner).
 template <int K>
-inline void exp_k(__m256 (&v)[K]) {
+inline void reduce_poly(const __m256 (&x)[K], __m256 (&p)[K], __m256 (&t)[K]) {
     const __m256 magic = _mm256_set1_ps(12582912.0f);
-    const __m256i bias = _mm256_set1_epi32(127);
-    __m256 ord[K], r[K], p[K];
-    __m256i n[K];
-    for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_ps(v[k], v[k], _CMP_ORD_Q);  // x == x
-    for (int k = 0; k < K; ++k)
-        r[k] = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v[k], _mm256_set1_ps(-110.0f)), _mm256_set1_ps(89.0f)), ord[k]);
+    __m256 r[K];
     for (int k = 0; k < K; ++k) {
-        const __m256 t = _mm256_fmadd_ps(r[k], _mm256_set1_ps(1.44269504088896341f), magic);
-        const __m256 nf = _mm256_sub_ps(t, magic);
-        n[k] = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
-        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693359375f), r[k]);
+        t[k] = _mm256_fmadd_ps(x[k], _mm256_set1_ps(1.44269504088896341f), magic);
+        const __m256 nf = _mm256_sub_ps(t[k], magic);
+        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693359375f), x[k]);
         r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(-2.12194440e-4f), r[k]);
     }
     static constexpr float c[] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
     for (int k = 0; k < K; ++k) p[k] = _mm256_set1_ps(1.0f / 5040.0f);
     for (float ci : c)
         for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_ps(p[k], r[k], _mm256_set1_ps(ci));
+}
+
+template <int K>
+inline void reduce_poly(const __m256d (&x)[K], __m256d (&p)[K], __m256d (&t)[K]) {
+    const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+    __m256d r[K];
     for (int k = 0; k < K; ++k) {
-        const __m256i n1 = _mm256_srai_epi32(n[k], 1), n2 = _mm256_sub_epi32(n[k], n1);
+        t[k] = _mm256_fmadd_pd(x[k], _mm256_set1_pd(1.4426950408889634074), magic);
+        const __m256d nf = _mm256_sub_pd(t[k], magic);
+        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(6.93147180369123816490e-01), x[k]);
+        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(1.90821492927058770002e-10), r[k]);
+    }
+    static constexpr double c[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                                   1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,
+                                   1.0 / 24.0,        1.0 / 6.0,        0.5,             1.0,
+                                   1.0};
+    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_pd(1.0 / 6227020800.0);
+    for (double ci : c)
+        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_pd(p[k], r[k], _mm256_set1_pd(ci));
+}
+
+// Any argument: clamped (NaN -> 0, restored at the end), 2^n applied as two exact powers of two so that
+// subnormal results come out right.
+template <int K>
+inline void exp_k(__m256 (&v)[K]) {
+    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(12582912.0f)), bias = _mm256_set1_epi32(127);
+    __m256 ord[K], x[K], p[K], t[K];
+    for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_ps(v[k], v[k], _CMP_ORD_Q);  // x == x
+    for (int k = 0; k < K; ++k)
+        x[k] = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v[k], _mm256_set1_ps(-110.0f)), _mm256_set1_ps(89.0f)), ord[k]);
+    reduce_poly(x, p, t);
+    for (int k = 0; k < K; ++k) {
+        const __m256i n = _mm256_sub_epi32(_mm256_castps_si256(t[k]), magic);
+        const __m256i n1 = _mm256_srai_epi32(n, 1), n2 = _mm256_sub_epi32(n, n1);
         const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
         const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
         v[k] = _mm256_blendv_ps(v[k], _mm256_mul_ps(_mm256_mul_ps(p[k], s1), s2), ord[k]);  // NaN stays the input
@@ -48,26 +77,15 @@ template <int K>
 inline void exp_k(__m256d (&v)[K]) {
     const __m256d magic = _mm256_set1_pd(6755399441055744.0);
     const __m256i mb = _mm256_castpd_si256(magic), bias = _mm256_set1_epi64x(1023);
-    __m256d ord[K], r[K], p[K], nf[K];
+    __m256d ord[K], x[K], p[K], t[K];
     for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_pd(v[k], v[k], _CMP_ORD_Q);
     for (int k = 0; k < K; ++k)
-        r[k] = _mm256_and_pd(_mm256_min_pd(_mm256_max_pd(v[k], _mm256_set1_pd(-760.0)), _mm256_set1_pd(710.0)), ord[k]);
+        x[k] = _mm256_and_pd(_mm256_min_pd(_mm256_max_pd(v[k], _mm256_set1_pd(-760.0)), _mm256_set1_pd(710.0)), ord[k]);
+    reduce_poly(x, p, t);
     for (int k = 0; k < K; ++k) {
-        const __m256d t = _mm256_fmadd_pd(r[k], _mm256_set1_pd(1.4426950408889634074), magic);
-        nf[k] = _mm256_sub_pd(t, magic);
-        r[k] = _mm256_fnmadd_pd(nf[k], _mm256_set1_pd(6.93147180369123816490e-01), r[k]);
-        r[k] = _mm256_fnmadd_pd(nf[k], _mm256_set1_pd(1.90821492927058770002e-10), r[k]);
-    }
-    static constexpr double c[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
-                                   1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,
-                                   1.0 / 24.0,        1.0 / 6.0,        0.5,             1.0,
-                                   1.0};
-    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_pd(1.0 / 6227020800.0);
-    for (double ci : c)
-        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_pd(p[k], r[k], _mm256_set1_pd(ci));
-    for (int k = 0; k < K; ++k) {
-        const __m256d n1f = _mm256_floor_pd(_mm256_mul_pd(nf[k], _mm256_set1_pd(0.5)));
-        const __m256d n2f = _mm256_sub_pd(nf[k], n1f);
+        const __m256d nf = _mm256_sub_pd(t[k], magic);
+        const __m256d n1f = _mm256_floor_pd(_mm256_mul_pd(nf, _mm256_set1_pd(0.5)));
+        const __m256d n2f = _mm256_sub_pd(nf, n1f);
         const __m256i n1 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(n1f, magic)), mb);
         const __m256i n2 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(n2f, magic)), mb);
         const __m256d s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n1, bias), 52));
@@ -76,10 +94,10 @@ inline void exp_k(__m256d (&v)[K]) {
     }
 }
 
-// Fast path for K vectors whose lanes all satisfy |x| <= kFastLimit (no NaN): no clamping is needed, n fits a
-// normal power of two and no lane needs the NaN fix, so exp_k's clamp, ordered mask, two-step scaling and blend
-// drop out (8 of ~33 operations per vector). Results are bit-identical to exp_k: the clamp is the identity here,
-// and p * 2^n rounds once like (p * 2^n1) * 2^n2 (the first product is exact).
+// Fast path for K vectors whose lanes all satisfy |x| <= 87 (float) or 700 (double), no NaN: no clamping is
+// needed, 2^n is a normal number and no lane needs the NaN fix, so exp_k's clamp, ordered mask, two-step scaling
+// and blend drop out (8 of ~33 operations per vector). Results are bit-identical to exp_k: the clamp is the
+// identity here, and p * 2^n rounds once like (p * 2^n1) * 2^n2 (the first product is exact).
 inline bool all_fast(const __m256* v, int k) {
     const __m256 lim = _mm256_set1_ps(87.0f), mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 bad = _mm256_cmp_ps(_mm256_and_ps(v[0], mag), lim, _CMP_NLE_UQ);  // unordered (NaN) counts as bad
@@ -95,48 +113,23 @@ inline bool all_fast(const __m256d* v, int k) {
 
 template <int K>
 inline void exp_k_fast(__m256 (&v)[K]) {
-    const __m256 magic = _mm256_set1_ps(12582912.0f);
-    __m256 r[K], p[K];
-    __m256i n[K];
+    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(12582912.0f)), bias = _mm256_set1_epi32(127);
+    __m256 p[K], t[K];
+    reduce_poly(v, p, t);
     for (int k = 0; k < K; ++k) {
-        const __m256 t = _mm256_fmadd_ps(v[k], _mm256_set1_ps(1.44269504088896341f), magic);
-        const __m256 nf = _mm256_sub_ps(t, magic);
-        n[k] = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
-        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693359375f), v[k]);
-        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(-2.12194440e-4f), r[k]);
-    }
-    static constexpr float c[] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
-    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_ps(1.0f / 5040.0f);
-    for (float ci : c)
-        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_ps(p[k], r[k], _mm256_set1_ps(ci));
-    for (int k = 0; k < K; ++k) {
-        const __m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n[k], _mm256_set1_epi32(127)), 23));
-        v[k] = _mm256_mul_ps(p[k], s);
+        const __m256i n = _mm256_sub_epi32(_mm256_castps_si256(t[k]), magic);
+        v[k] = _mm256_mul_ps(p[k], _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, bias), 23)));
     }
 }
 
 template <int K>
 inline void exp_k_fast(__m256d (&v)[K]) {
-    const __m256d magic = _mm256_set1_pd(6755399441055744.0);
-    __m256d r[K], p[K];
-    __m256i n[K];
+    const __m256i magic = _mm256_castpd_si256(_mm256_set1_pd(6755399441055744.0)), bias = _mm256_set1_epi64x(1023);
+    __m256d p[K], t[K];
+    reduce_poly(v, p, t);
     for (int k = 0; k < K; ++k) {
-        const __m256d t = _mm256_fmadd_pd(v[k], _mm256_set1_pd(1.4426950408889634074), magic);
-        const __m256d nf = _mm256_sub_pd(t, magic);
-        n[k] = _mm256_sub_epi64(_mm256_castpd_si256(t), _mm256_castpd_si256(magic));
-        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(6.93147180369123816490e-01), v[k]);
-        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(1.90821492927058770002e-10), r[k]);
-    }
-    static constexpr double c[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
-                                   1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,
-                                   1.0 / 24.0,        1.0 / 6.0,        0.5,             1.0,
-                                   1.0};
-    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_pd(1.0 / 6227020800.0);
-    for (double ci : c)
-        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_pd(p[k], r[k], _mm256_set1_pd(ci));
-    for (int k = 0; k < K; ++k) {
-        const __m256d s = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n[k], _mm256_set1_epi64x(1023)), 52));
-        v[k] = _mm256_mul_pd(p[k], s);
+        const __m256i n = _mm256_sub_epi64(_mm256_castpd_si256(t[k]), magic);
+        v[k] = _mm256_mul_pd(p[k], _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n, bias), 52)));
     }
 }
 
