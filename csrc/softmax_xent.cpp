@@ -40,11 +40,28 @@ inline __attribute__((always_inline)) T row_sum(const T* x, std::size_t c) {
     return s;
 }
 
+// Elementwise a - b and a / b for RowOps::map: scalars, and vectors in the AVX2 build.
+struct Sub {
+    template <class U> U operator()(U a, U b) const { return a - b; }
 #ifdef PYBP_ISA_IS_avx2
-// The same row operations in explicit AVX2, bit for bit equal to the generic ones above (only the exp between
-// them differs, by its FMA: tests/test_backend.py): max is exact in any order, so the last partial vector may overlap the previous one; the sum keeps
-// row_sum's 8 lanes, its pairing tree and its sequential tail; x - m and e / s are elementwise. With the book's
-// 10 classes the compiler left the loops above mostly scalar (2.7 us for 100 rows; these take ~1 us).
+    __m256 operator()(__m256 a, __m256 b) const { return _mm256_sub_ps(a, b); }
+    __m256d operator()(__m256d a, __m256d b) const { return _mm256_sub_pd(a, b); }
+#endif
+};
+struct Div {
+    template <class U> U operator()(U a, U b) const { return a / b; }
+#ifdef PYBP_ISA_IS_avx2
+    __m256 operator()(__m256 a, __m256 b) const { return _mm256_div_ps(a, b); }
+    __m256d operator()(__m256d a, __m256d b) const { return _mm256_div_pd(a, b); }
+#endif
+};
+
+// The row operations softmax_block runs on: max, y = op(x, s) and sum over a row of c, exp over a block.
+#ifdef PYBP_ISA_IS_avx2
+// Explicit AVX2, bit for bit equal to the generic ones below (only the exp differs, by its FMA:
+// tests/test_backend.py): max is exact in any order, so the last partial vector may overlap the previous one; the
+// sum keeps row_sum's 8 lanes, its pairing tree and its sequential tail; x - m and e / s are elementwise. With the
+// book's 10 classes the compiler left the generic loops mostly scalar (2.7 us for 100 rows; these take ~1 us).
 template <class T>
 struct RowOps {
     using W = simd::Vec<T>;
@@ -92,18 +109,23 @@ struct RowOps {
         for (std::size_t j = c / 8 * 8; j < c; ++j) s += x[j];
         return s;
     }
+    static void exp(T* y, std::size_t n) {
+        const auto id = [](auto v) { return v; };
+        vexp_avx2::exp_map(y, y, n, id, id);
+    }
 };
-
-// Elementwise a - b and a / b for scalars and vectors (RowOps::map).
-struct Sub {
-    template <class U> U operator()(U a, U b) const { return a - b; }
-    __m256 operator()(__m256 a, __m256 b) const { return _mm256_sub_ps(a, b); }
-    __m256d operator()(__m256d a, __m256d b) const { return _mm256_sub_pd(a, b); }
-};
-struct Div {
-    template <class U> U operator()(U a, U b) const { return a / b; }
-    __m256 operator()(__m256 a, __m256 b) const { return _mm256_div_ps(a, b); }
-    __m256d operator()(__m256d a, __m256d b) const { return _mm256_div_pd(a, b); }
+#else
+template <class T>
+struct RowOps {
+    static T max(const T* x, std::size_t c) { return row_max(x, c); }
+    template <class Op>
+    static void map(T* y, const T* x, std::size_t c, T s, Op op) {
+        for (std::size_t j = 0; j < c; ++j) y[j] = op(x[j], s);
+    }
+    static T sum(const T* x, std::size_t c) { return row_sum(x, c); }
+    static void exp(T* y, std::size_t n) {
+        for (std::size_t k = 0; k < n; ++k) y[k] = exp_poly(y[k]);
+    }
 };
 #endif
 
@@ -115,35 +137,19 @@ constexpr std::size_t kChunk = 128;  // rows per block: a block of logits stays 
 // tail, while one exp pass over the whole block vectorises fully.
 template <class T>
 void softmax_block(T* y, const T* x, std::size_t r, std::size_t c, T* mx, T* sm) {
-#ifdef PYBP_ISA_IS_avx2
     using R = RowOps<T>;
     for (std::size_t i = 0; i < r; ++i) {
-        const T m = R::max(x + i * c, c);
+        const T m = R::max(x + i * c, c);  // locals, not mx[i] / sm[i]: y may alias them for all the compiler knows
         mx[i] = m;
         R::map(y + i * c, x + i * c, c, m, Sub());
     }
-    const auto id = [](auto v) { return v; };
-    vexp_avx2::exp_map(y, y, r * c, id, id);
+    R::exp(y, r * c);
     for (std::size_t i = 0; i < r; ++i) {
         T* yi = y + i * c;
         const T s = R::sum(yi, c);
         sm[i] = s;
         R::map(yi, yi, c, s, Div());
     }
-#else
-    for (std::size_t i = 0; i < r; ++i) {
-        const T m = row_max(x + i * c, c);  // locals, not mx[i] / sm[i]: y may alias them for all the compiler knows
-        mx[i] = m;
-        for (std::size_t j = 0; j < c; ++j) y[i * c + j] = x[i * c + j] - m;
-    }
-    for (std::size_t k = 0; k < r * c; ++k) y[k] = exp_poly(y[k]);
-    for (std::size_t i = 0; i < r; ++i) {
-        T* yi = y + i * c;
-        const T s = row_sum(yi, c);
-        sm[i] = s;
-        for (std::size_t j = 0; j < c; ++j) yi[j] = yi[j] / s;
-    }
-#endif
 }
 
 // sum_i log(s_i) for s_i >= 1 (row sums of exp(x - max): the max term is 1) as the log of a running product:
