@@ -21,48 +21,48 @@ namespace vexp_avx2 {
 // magic, rounded, so its low bits hold n = round(x / ln 2), and p = e^r for r = x - n ln 2 (Cody-Waite, Horner).
 template <int K>
 inline void reduce_poly(const __m256 (&x)[K], __m256 (&p)[K], __m256 (&t)[K]) {
-    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    using E = vexp_detail::ExpConst<float>;
+    const __m256 magic = _mm256_set1_ps(E::magic);
     __m256 r[K];
     for (int k = 0; k < K; ++k) {
-        t[k] = _mm256_fmadd_ps(x[k], _mm256_set1_ps(1.44269504088896341f), magic);
+        t[k] = _mm256_fmadd_ps(x[k], _mm256_set1_ps(E::log2e), magic);
         const __m256 nf = _mm256_sub_ps(t[k], magic);
-        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693359375f), x[k]);
-        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(-2.12194440e-4f), r[k]);
+        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(E::ln2_hi), x[k]);
+        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(E::ln2_lo), r[k]);
     }
-    static constexpr float c[] = {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f};
-    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_ps(1.0f / 5040.0f);
-    for (float ci : c)
-        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_ps(p[k], r[k], _mm256_set1_ps(ci));
+    constexpr const auto& c = E::poly;
+    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_ps(c[0]);
+    for (std::size_t i = 1; i < sizeof c / sizeof c[0]; ++i)
+        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_ps(p[k], r[k], _mm256_set1_ps(c[i]));
 }
 
 template <int K>
 inline void reduce_poly(const __m256d (&x)[K], __m256d (&p)[K], __m256d (&t)[K]) {
-    const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+    using E = vexp_detail::ExpConst<double>;
+    const __m256d magic = _mm256_set1_pd(E::magic);
     __m256d r[K];
     for (int k = 0; k < K; ++k) {
-        t[k] = _mm256_fmadd_pd(x[k], _mm256_set1_pd(1.4426950408889634074), magic);
+        t[k] = _mm256_fmadd_pd(x[k], _mm256_set1_pd(E::log2e), magic);
         const __m256d nf = _mm256_sub_pd(t[k], magic);
-        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(6.93147180369123816490e-01), x[k]);
-        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(1.90821492927058770002e-10), r[k]);
+        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(E::ln2_hi), x[k]);
+        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(E::ln2_lo), r[k]);
     }
-    static constexpr double c[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
-                                   1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,     1.0 / 120.0,
-                                   1.0 / 24.0,        1.0 / 6.0,        0.5,             1.0,
-                                   1.0};
-    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_pd(1.0 / 6227020800.0);
-    for (double ci : c)
-        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_pd(p[k], r[k], _mm256_set1_pd(ci));
+    constexpr const auto& c = E::poly;
+    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_pd(c[0]);
+    for (std::size_t i = 1; i < sizeof c / sizeof c[0]; ++i)
+        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_pd(p[k], r[k], _mm256_set1_pd(c[i]));
 }
 
 // Any argument: clamped (NaN -> 0, restored at the end), 2^n applied as two exact powers of two so that
 // subnormal results come out right.
 template <int K>
 inline void exp_k(__m256 (&v)[K]) {
-    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(12582912.0f)), bias = _mm256_set1_epi32(127);
+    using E = vexp_detail::ExpConst<float>;
+    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(E::magic)), bias = _mm256_set1_epi32(127);
     __m256 ord[K], x[K], p[K], t[K];
     for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_ps(v[k], v[k], _CMP_ORD_Q);  // x == x
     for (int k = 0; k < K; ++k)
-        x[k] = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v[k], _mm256_set1_ps(-110.0f)), _mm256_set1_ps(89.0f)), ord[k]);
+        x[k] = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v[k], _mm256_set1_ps(E::lo)), _mm256_set1_ps(E::hi)), ord[k]);
     reduce_poly(x, p, t);
     for (int k = 0; k < K; ++k) {
         const __m256i n = _mm256_sub_epi32(_mm256_castps_si256(t[k]), magic);
@@ -75,12 +75,13 @@ inline void exp_k(__m256 (&v)[K]) {
 
 template <int K>
 inline void exp_k(__m256d (&v)[K]) {
-    const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+    using E = vexp_detail::ExpConst<double>;
+    const __m256d magic = _mm256_set1_pd(E::magic);
     const __m256i mb = _mm256_castpd_si256(magic), bias = _mm256_set1_epi64x(1023);
     __m256d ord[K], x[K], p[K], t[K];
     for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_pd(v[k], v[k], _CMP_ORD_Q);
     for (int k = 0; k < K; ++k)
-        x[k] = _mm256_and_pd(_mm256_min_pd(_mm256_max_pd(v[k], _mm256_set1_pd(-760.0)), _mm256_set1_pd(710.0)), ord[k]);
+        x[k] = _mm256_and_pd(_mm256_min_pd(_mm256_max_pd(v[k], _mm256_set1_pd(E::lo)), _mm256_set1_pd(E::hi)), ord[k]);
     reduce_poly(x, p, t);
     for (int k = 0; k < K; ++k) {
         const __m256d nf = _mm256_sub_pd(t[k], magic);
@@ -113,7 +114,8 @@ inline bool all_fast(const __m256d* v, int k) {
 
 template <int K>
 inline void exp_k_fast(__m256 (&v)[K]) {
-    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(12582912.0f)), bias = _mm256_set1_epi32(127);
+    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(vexp_detail::ExpConst<float>::magic));
+    const __m256i bias = _mm256_set1_epi32(127);
     __m256 p[K], t[K];
     reduce_poly(v, p, t);
     for (int k = 0; k < K; ++k) {
@@ -124,7 +126,8 @@ inline void exp_k_fast(__m256 (&v)[K]) {
 
 template <int K>
 inline void exp_k_fast(__m256d (&v)[K]) {
-    const __m256i magic = _mm256_castpd_si256(_mm256_set1_pd(6755399441055744.0)), bias = _mm256_set1_epi64x(1023);
+    const __m256i magic = _mm256_castpd_si256(_mm256_set1_pd(vexp_detail::ExpConst<double>::magic));
+    const __m256i bias = _mm256_set1_epi64x(1023);
     __m256d p[K], t[K];
     reduce_poly(v, p, t);
     for (int k = 0; k < K; ++k) {
