@@ -40,8 +40,9 @@ def _relu_bwd(dx, dout, mask):
 
 
 # Sigmoid forward: 1 / (1 + exp(-x)) with exp computed as the C++ kernels do (vexp.hpp: Cody-Waite reduction,
-# Taylor polynomial, 2^n as two exact powers of two; within 2 ulp; rounded like its generic build, no FMA), split into three branch-free loops that LLVM
-# vectorises: Numba's own exp is scalar libm here (no SVML) and NumPy's costs four passes plus np.errstate.
+# Taylor polynomial, 2^n as two exact powers of two; within 2 ulp; rounded like its generic build, no FMA), split
+# into three branch-free loops that LLVM vectorises: Numba's own exp is scalar libm here (no SVML) and NumPy's
+# costs four passes plus np.errstate.
 # The integer steps work on int views of float scratch arrays (Numba has no scalar bit cast).
 _f4, _i4, _i8 = np.float32, np.int32, np.int64
 
