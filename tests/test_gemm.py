@@ -46,6 +46,19 @@ def test_gemm_narrow_edges(backend, dtype, rng, m, n, k, ta):
     np.testing.assert_allclose(c, want, rtol=0, atol=_tol(dtype, k, a, b) + 8 * EPS[np.dtype(dtype)] * np.abs(want).max())
 
 
+# Every row count a block of the narrow-edge kernels can hold (up to 48 rows, the whole of m here): 1 to 6 vectors
+# per block, the last one full or masked, after any number of full 6-vector blocks; each edge width.
+@pytest.mark.parametrize("ta", [False, True])
+def test_cpp_gemm_narrow_edge_every_row_count(dtype, rng, ta):
+    widths = (17, 18, 19, 20) if dtype == np.float32 else (9, 10)
+    for n in widths:
+        for m in range(1, 100):
+            a, b = _operands(rng, dtype, m, n, 37, ta, False)
+            got = _core.gemm(a, b, trans_a=ta)
+            np.testing.assert_allclose(got, _core.gemm_ref(a, b, ta, False), rtol=0, atol=_tol(dtype, 37, a, b),
+                                       err_msg=f"m={m} n={n}")
+
+
 @pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (2.5, 0.0), (1.0, 1.0), (-0.5, 0.25), (0.0, 2.0)])
 def test_gemm_alpha_beta_in_place(backend, dtype, rng, alpha, beta):
     a, b = _operands(rng, dtype, 37, 29, 300, False, False)
