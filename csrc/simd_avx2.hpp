@@ -18,6 +18,7 @@ template <> struct Vec<float> {
     static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
     static V set1(float v) { return _mm256_set1_ps(v); }
     static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V fnma(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a * b, one rounding
     static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
     static V add(V a, V b) { return _mm256_add_ps(a, b); }
     static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
@@ -44,6 +45,7 @@ template <> struct Vec<double> {
     static V bcast(const double* p) { return _mm256_broadcast_sd(p); }
     static V set1(double v) { return _mm256_set1_pd(v); }
     static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+    static V fnma(V a, V b, V c) { return _mm256_fnmadd_pd(a, b, c); }  // c - a * b, one rounding
     static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
     static V add(V a, V b) { return _mm256_add_pd(a, b); }
     static V sub(V a, V b) { return _mm256_sub_pd(a, b); }

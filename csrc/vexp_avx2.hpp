@@ -19,38 +19,23 @@ namespace vexp_avx2 {
 //
 // reduce_poly, the core shared by both paths below: for arguments x (already in range, no NaN) t = x / ln 2 +
 // magic, rounded, so its low bits hold n = round(x / ln 2), and p = e^r for r = x - n ln 2 (Cody-Waite, Horner).
-template <int K>
-inline void reduce_poly(const __m256 (&x)[K], __m256 (&p)[K], __m256 (&t)[K]) {
-    using E = vexp_detail::ExpConst<float>;
-    const __m256 magic = _mm256_set1_ps(E::magic);
-    __m256 r[K];
+template <class T, int K>
+inline void reduce_poly(const typename simd::Vec<T>::V (&x)[K], typename simd::Vec<T>::V (&p)[K],
+                        typename simd::Vec<T>::V (&t)[K]) {
+    using W = simd::Vec<T>;
+    using E = vexp_detail::ExpConst<T>;
+    const typename W::V magic = W::set1(E::magic);
+    typename W::V r[K];
     for (int k = 0; k < K; ++k) {
-        t[k] = _mm256_fmadd_ps(x[k], _mm256_set1_ps(E::log2e), magic);
-        const __m256 nf = _mm256_sub_ps(t[k], magic);
-        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(E::ln2_hi), x[k]);
-        r[k] = _mm256_fnmadd_ps(nf, _mm256_set1_ps(E::ln2_lo), r[k]);
+        t[k] = W::fma(x[k], W::set1(E::log2e), magic);
+        const typename W::V nf = W::sub(t[k], magic);
+        r[k] = W::fnma(nf, W::set1(E::ln2_hi), x[k]);
+        r[k] = W::fnma(nf, W::set1(E::ln2_lo), r[k]);
     }
     constexpr const auto& c = E::poly;
-    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_ps(c[0]);
+    for (int k = 0; k < K; ++k) p[k] = W::set1(c[0]);
     for (std::size_t i = 1; i < sizeof c / sizeof c[0]; ++i)
-        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_ps(p[k], r[k], _mm256_set1_ps(c[i]));
-}
-
-template <int K>
-inline void reduce_poly(const __m256d (&x)[K], __m256d (&p)[K], __m256d (&t)[K]) {
-    using E = vexp_detail::ExpConst<double>;
-    const __m256d magic = _mm256_set1_pd(E::magic);
-    __m256d r[K];
-    for (int k = 0; k < K; ++k) {
-        t[k] = _mm256_fmadd_pd(x[k], _mm256_set1_pd(E::log2e), magic);
-        const __m256d nf = _mm256_sub_pd(t[k], magic);
-        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(E::ln2_hi), x[k]);
-        r[k] = _mm256_fnmadd_pd(nf, _mm256_set1_pd(E::ln2_lo), r[k]);
-    }
-    constexpr const auto& c = E::poly;
-    for (int k = 0; k < K; ++k) p[k] = _mm256_set1_pd(c[0]);
-    for (std::size_t i = 1; i < sizeof c / sizeof c[0]; ++i)
-        for (int k = 0; k < K; ++k) p[k] = _mm256_fmadd_pd(p[k], r[k], _mm256_set1_pd(c[i]));
+        for (int k = 0; k < K; ++k) p[k] = W::fma(p[k], r[k], W::set1(c[i]));
 }
 
 // Any argument: clamped (NaN -> 0, restored at the end), 2^n applied as two exact powers of two so that
@@ -63,7 +48,7 @@ inline void exp_k(__m256 (&v)[K]) {
     for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_ps(v[k], v[k], _CMP_ORD_Q);  // x == x
     for (int k = 0; k < K; ++k)
         x[k] = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v[k], _mm256_set1_ps(E::lo)), _mm256_set1_ps(E::hi)), ord[k]);
-    reduce_poly(x, p, t);
+    reduce_poly<float>(x, p, t);
     for (int k = 0; k < K; ++k) {
         const __m256i n = _mm256_sub_epi32(_mm256_castps_si256(t[k]), magic);
         const __m256i n1 = _mm256_srai_epi32(n, 1), n2 = _mm256_sub_epi32(n, n1);
@@ -82,7 +67,7 @@ inline void exp_k(__m256d (&v)[K]) {
     for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_pd(v[k], v[k], _CMP_ORD_Q);
     for (int k = 0; k < K; ++k)
         x[k] = _mm256_and_pd(_mm256_min_pd(_mm256_max_pd(v[k], _mm256_set1_pd(E::lo)), _mm256_set1_pd(E::hi)), ord[k]);
-    reduce_poly(x, p, t);
+    reduce_poly<double>(x, p, t);
     for (int k = 0; k < K; ++k) {
         const __m256d nf = _mm256_sub_pd(t[k], magic);
         const __m256d n1f = _mm256_floor_pd(_mm256_mul_pd(nf, _mm256_set1_pd(0.5)));
@@ -117,7 +102,7 @@ inline void exp_k_fast(__m256 (&v)[K]) {
     const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(vexp_detail::ExpConst<float>::magic));
     const __m256i bias = _mm256_set1_epi32(127);
     __m256 p[K], t[K];
-    reduce_poly(v, p, t);
+    reduce_poly<float>(v, p, t);
     for (int k = 0; k < K; ++k) {
         const __m256i n = _mm256_sub_epi32(_mm256_castps_si256(t[k]), magic);
         v[k] = _mm256_mul_ps(p[k], _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, bias), 23)));
@@ -129,7 +114,7 @@ inline void exp_k_fast(__m256d (&v)[K]) {
     const __m256i magic = _mm256_castpd_si256(_mm256_set1_pd(vexp_detail::ExpConst<double>::magic));
     const __m256i bias = _mm256_set1_epi64x(1023);
     __m256d p[K], t[K];
-    reduce_poly(v, p, t);
+    reduce_poly<double>(v, p, t);
     for (int k = 0; k < K; ++k) {
         const __m256i n = _mm256_sub_epi64(_mm256_castpd_si256(t[k]), magic);
         v[k] = _mm256_mul_pd(p[k], _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n, bias), 52)));
