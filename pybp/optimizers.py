@@ -43,7 +43,8 @@ class Momentum:
 
 
 class Nesterov:
-    """Nesterov's accelerated gradient in the book's form (arXiv:1212.0901)."""
+    """Nesterov's accelerated gradient in the book's form (arXiv:1212.0901), as fixed in the book in 2021:
+    W <- W + momentum^2 * v - (1 + momentum) * lr * dW (with the previous v); then v <- momentum * v - lr * dW"""
 
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr = lr
