@@ -170,7 +170,8 @@ for key in grad_numerical.keys():
 def test_ch05_gradient_check(mnist):
     """Same keys and backprop gradients; the printed differences are not the book's figures: the book's numerical
     gradient differentiates its offset loss while its backprop is that of the exact loss, so its differences
-    (~1e-10 .. 1e-8 here) measure the offset; pybp's loss is exact and its differences are smaller."""
+    measure the offset; pybp's loss is exact and its differences are smaller (with the book's 50 hidden units:
+    book 4.6e-10 to 1.4e-7, pybp 2.4e-13 to 1.2e-10)."""
     (ours, o), (book, b), _ = _both(GRADIENT_CHECK, hidden=5)  # the book's 50 hidden: 10x the time, same maths
     assert [s.split(":")[0] for s in ours] == [s.split(":")[0] for s in book] == ["W1", "b1", "W2", "b2"]
     for k in ("W1", "b1", "W2", "b2"):
