@@ -129,6 +129,7 @@ class Trainer:
         self.current_iter = 0
         self.current_epoch = 0
         self.train_loss_list, self.train_acc_list, self.test_acc_list = [], [], []
+        self.eval_steps: list = []  # steps done at each evaluation (book rhythm: 1, 1 + iter_per_epoch, ...)
         self.test_acc: Optional[float] = None
         self.elapsed: Optional[float] = None
         self._bar = None
@@ -176,6 +177,7 @@ class Trainer:
         train_acc, test_acc = self.network.accuracy(xtr, ttr), self.network.accuracy(xte, tte)
         self.train_acc_list.append(train_acc)
         self.test_acc_list.append(test_acc)
+        self.eval_steps.append(self.current_iter)
         if self.verbose:
             msg = f"epoch {self.current_epoch}: train acc {train_acc:.4f}, test acc {test_acc:.4f}"
             if self._bar is not None:
@@ -204,5 +206,8 @@ class Trainer:
         return self.current_iter / self.elapsed if self.elapsed else float("nan")
 
     def history(self) -> Dict[str, Any]:
+        """Arrays for plotting: train_loss (per step), train_acc and test_acc (per evaluation), eval_steps (steps
+        done at each evaluation; eval_steps / iter_per_epoch places them in epochs), iter_per_epoch, rhythm."""
         return {"train_loss": np.array(self.train_loss_list), "train_acc": np.array(self.train_acc_list),
-                "test_acc": np.array(self.test_acc_list), "iter_per_epoch": self.iter_per_epoch}
+                "test_acc": np.array(self.test_acc_list), "eval_steps": np.array(self.eval_steps),
+                "iter_per_epoch": self.iter_per_epoch, "rhythm": self.rhythm}

@@ -41,6 +41,7 @@ def test_book_rhythm_by_hand(backend):
     assert tr.train_loss_list == losses
     assert tr.train_acc_list == train_acc and tr.test_acc_list == test_acc and len(test_acc) == 3
     assert tr.current_epoch == 3 and tr.test_acc == twin.accuracy(x[:15], t[:15])
+    np.testing.assert_array_equal(tr.history()["eval_steps"], [1, 5, 9])
 
 
 def test_global_generator_without_seed_private_with_seed():
@@ -61,6 +62,7 @@ def test_fast_rhythm():
     """Evaluates after each epoch's last step and records the gradient's own loss (before the update)."""
     book, fast = _trainer(seed=2)[0].train(), _trainer("fast", seed=2)[0].train()
     assert len(fast.train_acc_list) == len(book.train_acc_list) == 3
+    np.testing.assert_array_equal(fast.history()["eval_steps"], [4, 8, 12])
     assert fast.train_loss_list != book.train_loss_list
     tr, net, x, t = _trainer("fast", seed=2)
     mask = np.random.default_rng(2).choice(40, 10)  # the trainer's first draw
