@@ -688,7 +688,7 @@ void bind_optim(py::module_& m) {
                                      T((1 + momentum) * lr));
         });
     }, py::arg("param"), py::arg("grad"), py::arg("v"), py::arg("lr"), py::arg("momentum"),
-       "The book's Nesterov: v = momentum*v - lr*g; param += momentum*momentum*v - (1+momentum)*lr*g.");
+       "The book's Nesterov (2021 fix): param += momentum**2*v - (1+momentum)*lr*grad, then v = momentum*v - lr*grad.");
     m.def("adagrad_update", [](const py::handle& param, const py::handle& grad, const py::handle& h, double lr,
                                double eps) {
         run_update("adagrad_update", param, grad, {{"h", h}}, [&](auto* p, auto* const* s, const auto* g,

@@ -26,11 +26,10 @@ void momentum_update(T* p, T* v, const T* g, std::size_t n, T lr, T mom) {
 template <class T>
 void nesterov_update(T* p, T* v, const T* g, std::size_t n, T lr, T mom, T mom2, T lr_next) {
     for (std::size_t i = 0; i < n; ++i) {
-        T vi = v[i] * mom;
-        vi = vi - lr * g[i];
-        v[i] = vi;
-        T pi = p[i] + mom2 * vi;
+        const T vi = v[i];  // the step uses the old velocity (the book's 2021 fix)
+        const T pi = p[i] + mom2 * vi;
         p[i] = pi - lr_next * g[i];
+        v[i] = vi * mom - lr * g[i];
     }
 }
 

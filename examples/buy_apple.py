@@ -1,7 +1,7 @@
 """Book ch. 5.4: the price of 2 apples with 10% tax, forward and backward through MulLayers."""
 import numpy as np
 
-from pybp import MulLayer
+from pybp.layer_naive import MulLayer
 
 
 def main():

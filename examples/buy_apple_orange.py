@@ -1,7 +1,7 @@
 """Book ch. 5.4: 2 apples and 3 oranges with 10% tax, through MulLayers and an AddLayer."""
 import numpy as np
 
-from pybp import AddLayer, MulLayer
+from pybp.layer_naive import AddLayer, MulLayer
 
 
 def main():

@@ -332,11 +332,11 @@ def _momentum(p, v, g, lr, mom):
 @_jit
 def _nesterov(p, v, g, lr, mom, mom2, lr_next):
     for i in range(p.size):
-        vi = v[i] * mom
-        vi = vi - lr * g[i]
-        v[i] = vi
+        vi = v[i]  # the step uses the old velocity (the book's 2021 fix)
         pi = p[i] + mom2 * vi
         p[i] = pi - lr_next * g[i]
+        vi = vi * mom
+        v[i] = vi - lr * g[i]
 
 
 @_jit

@@ -143,13 +143,14 @@ def momentum_update(param, grad, v, lr, momentum):
 
 
 def nesterov_update(param, grad, v, lr, momentum):
-    """The book's Nesterov: v = momentum*v - lr*g; param += momentum*momentum*v - (1+momentum)*lr*g."""
+    """The book's Nesterov since its 2021 fix: the step uses the old velocity, then v moves on.
+    param += momentum*momentum*v; param -= (1+momentum)*lr*g; v = momentum*v - lr*g."""
     C.update_args("nesterov_update", param, grad, ("v", v))
     lr, momentum = float(lr), float(momentum)
-    v *= momentum
-    v -= lr * grad
     param += momentum * momentum * v
     param -= (1 + momentum) * lr * grad
+    v *= momentum
+    v -= lr * grad
 
 
 def adagrad_update(param, grad, h, lr, eps):

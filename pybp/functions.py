@@ -6,37 +6,41 @@ while the Relu layer follows the book's layer (gradient 0 where x <= 0). They di
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+ArrayLike = Any
 
-def identity_function(x):
+
+def identity_function(x: ArrayLike) -> ArrayLike:
     return x
 
 
-def step_function(x):
+def step_function(x: ArrayLike) -> np.ndarray:
     return np.array(np.asarray(x) > 0, dtype=np.int64)
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
 
 
-def sigmoid_grad(x):
+def sigmoid_grad(x: ArrayLike) -> np.ndarray:
     s = sigmoid(x)
     return (1.0 - s) * s
 
 
-def relu(x):
+def relu(x: ArrayLike) -> np.ndarray:
     return np.maximum(0, x)
 
 
-def relu_grad(x):
+def relu_grad(x: ArrayLike) -> np.ndarray:
     grad = np.zeros_like(x)
     grad[x >= 0] = 1
     return grad
 
 
-def softmax(x):
+def softmax(x: ArrayLike) -> np.ndarray:
     """Softmax over the last axis (any ndim), max-subtracted for stability."""
     x = np.asarray(x)
     x = x - np.max(x, axis=-1, keepdims=True)
@@ -44,11 +48,11 @@ def softmax(x):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-def sum_squared_error(y, t):
+def sum_squared_error(y: ArrayLike, t: ArrayLike) -> float:
     return 0.5 * np.sum((y - t) ** 2)
 
 
-def cross_entropy_error(y, t):
+def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> float:
     """The book's batch cross-entropy: 1-D or 2-D y, one-hot or index t, with its 1e-7 offset inside the log."""
     y, t = np.asarray(y), np.asarray(t)
     if y.ndim == 1:
@@ -58,6 +62,11 @@ def cross_entropy_error(y, t):
         t = t.argmax(axis=1)
     batch_size = y.shape[0]
     return -np.sum(np.log(y[np.arange(batch_size), t.reshape(-1)] + 1e-7)) / batch_size
+
+
+def softmax_loss(X: ArrayLike, t: ArrayLike) -> float:
+    """cross_entropy_error(softmax(X), t): the book's loss of logits, with its 1e-7 offset (common/functions.py)."""
+    return cross_entropy_error(softmax(X), t)
 
 
 # shorter aliases

@@ -3,132 +3,161 @@
 Attributes, defaults and results follow the book (`Affine.W/.b/.x/.dW/.db`, `Relu.mask`, `Sigmoid.out`,
 `SoftmaxWithLoss.loss/.y/.t`, ...). Differences, all deliberate:
 - backward never modifies the caller's `dout` in place (the book's Relu does);
-- SoftmaxWithLoss computes the exact log-softmax loss (no 1e-7 offset), so its gradient (y - t) / N is exact;
-- mixed dtypes (e.g. float32 x with float64 W) raise TypeError instead of silently upcasting.
+- SoftmaxWithLoss computes the exact log-softmax loss (no 1e-7 offset), so its gradient (y - t) / N is exact,
+  and its backward uses `dout` (the book ignores it) and returns a new array on every call;
+- mixed dtypes (e.g. float32 x with float64 W) raise TypeError instead of silently upcasting (the networks'
+  entry points convert their input once; see pybp.nets);
+- backward before forward raises RuntimeError saying so (the book fails on None somewhere inside).
 Layers call `pybp._backend.<kernel>` at call time, so `pybp.set_backend()` takes effect immediately.
 """
 from __future__ import annotations
+
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
 from . import _backend as K
 
 
-class MulLayer:
-    def __init__(self):
-        self.x = None
-        self.y = None
+def _forward_ran(layer: object, cached: Any) -> None:
+    """backward needs what forward cached; say so instead of failing inside a kernel on None."""
+    if cached is None:
+        name = type(layer).__name__
+        raise RuntimeError(f"{name}.backward: call {name}.forward first (backward uses what forward stores)")
 
-    def forward(self, x, y):
+
+class MulLayer:
+    """out = x * y (numbers or arrays); backward gives (dout * y, dout * x)."""
+
+    def __init__(self) -> None:
+        self.x: Any = None
+        self.y: Any = None
+
+    def forward(self, x: Any, y: Any) -> Any:
         self.x, self.y = x, y
         return x * y
 
-    def backward(self, dout):
+    def backward(self, dout: Any) -> Tuple[Any, Any]:
+        _forward_ran(self, self.x)
         return dout * self.y, dout * self.x
 
 
 class AddLayer:
-    def __init__(self):
+    """out = x + y; backward passes dout to both inputs."""
+
+    def __init__(self) -> None:
         pass
 
-    def forward(self, x, y):
+    def forward(self, x: Any, y: Any) -> Any:
         return x + y
 
-    def backward(self, dout):
+    def backward(self, dout: Any) -> Tuple[Any, Any]:
         return dout * 1, dout * 1
 
 
 class Relu:
-    def __init__(self):
-        self.mask = None
+    """out = max(x, 0); mask = (x <= 0), the units backward blocks."""
 
-    def forward(self, x):
+    def __init__(self) -> None:
+        self.mask: Optional[np.ndarray] = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
         out, self.mask = K.relu_forward(x)
         return out
 
-    def backward(self, dout):
-        return K.relu_backward(dout, self.mask)
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _forward_ran(self, self.mask)
+        return K.relu_backward(dout, self.mask)  # dx = dout, with dx[mask] = 0 (a new array)
 
 
 class Sigmoid:
-    def __init__(self):
-        self.out = None
+    """out = 1 / (1 + exp(-x))."""
 
-    def forward(self, x):
+    def __init__(self) -> None:
+        self.out: Optional[np.ndarray] = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
         self.out = K.sigmoid_forward(x)
         return self.out
 
-    def backward(self, dout):
-        return K.sigmoid_backward(dout, self.out)
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _forward_ran(self, self.out)
+        return K.sigmoid_backward(dout, self.out)  # dx = dout * (1 - out) * out
 
 
 class Affine:
     """out = x @ W + b; W (in, out) and b are the caller's arrays, held by reference (optimizers update them)."""
 
-    def __init__(self, W, b):
+    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
         self.W = W
         self.b = b
-        self.x = None
-        self.original_x_shape = None
-        self.dW = None
-        self.db = None
+        self.x: Optional[np.ndarray] = None
+        self.original_x_shape: Optional[Tuple[int, ...]] = None
+        self.dW: Optional[np.ndarray] = None
+        self.db: Optional[np.ndarray] = None
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x (N, ...) -> (N, M); N = 0 gives an empty (0, M) result."""
         self.original_x_shape = x.shape
-        x = x.reshape(x.shape[0], -1)  # (N, ...) -> (N, D), as the book does for image input
+        # (N, ...) -> (N, D), as the book does for image input; D spelled out so that N = 0 reshapes too
+        x = x.reshape(x.shape[0], int(np.prod(x.shape[1:], dtype=np.int64)))
         self.x = x
-        return K.affine_forward(x, self.W, self.b)
+        return K.affine_forward(x, self.W, self.b)  # out = x @ W + b
 
-    def backward(self, dout, need_dx=True):
+    def backward(self, dout: np.ndarray, need_dx: bool = True) -> Optional[np.ndarray]:
         """Sets dW and db and returns dx in the input's original shape. need_dx=False skips the dx product (a
         network's first layer: nobody reads it) and returns None."""
-        self.dW = K.gemm(self.x, dout, trans_a=True)
-        self.db = K.bias_grad(dout)
+        _forward_ran(self, self.x)
+        self.dW = K.gemm(self.x, dout, trans_a=True)  # dW = x.T @ dout
+        self.db = K.bias_grad(dout)  # db = sum(dout, axis=0)
         if not need_dx:
             return None
-        dx = K.gemm(dout, self.W, trans_b=True)
+        dx = K.gemm(dout, self.W, trans_b=True)  # dx = dout @ W.T
         return dx if dx.shape == self.original_x_shape else dx.reshape(*self.original_x_shape)
 
 
 class SoftmaxWithLoss:
     """Softmax + cross-entropy, fused: forward(x, t) with index labels (N,) or one-hot labels (N, C)."""
 
-    def __init__(self):
-        self.loss = None
-        self.y = None
-        self.t = None
-        self._dx = None
+    def __init__(self) -> None:
+        self.loss: Optional[float] = None
+        self.y: Optional[np.ndarray] = None
+        self.t: Optional[np.ndarray] = None
+        self._dx: Optional[np.ndarray] = None
 
-    def forward(self, x, t):
+    def forward(self, x: np.ndarray, t: np.ndarray) -> float:
         self.t = t
         self.loss, self.y, self._dx = K.softmax_cross_entropy(x, t)
         return self.loss
 
-    def backward(self, dout=1):
-        """(y - t) / N times dout (the kernel computed it during forward; every forward makes a new array, so the
-        one returned here belongs to the caller)."""
-        if dout == 1:
-            return self._dx
-        return self._dx * dout
+    def backward(self, dout: Any = 1) -> np.ndarray:
+        """dx = (y - t) / N * dout, a new array on every call (the kernel computed (y - t) / N during forward).
+        dout: the upstream gradient of the loss, a number or an array broadcastable to (N, C) (the book's
+        backward ignores it; with the default 1 the results agree)."""
+        _forward_ran(self, self._dx)
+        if isinstance(dout, (int, float)) and dout == 1:
+            return self._dx.copy()
+        return self._dx * np.asarray(dout, dtype=self._dx.dtype)  # kept in x's dtype: the next kernel is strict
 
 
 class Dropout:
     """The book's dropout: at train time keep each unit with probability 1 - ratio; at test time scale by it.
     `rng`: a numpy Generator for reproducible masks (default: numpy's global RandomState, as the book)."""
 
-    def __init__(self, dropout_ratio=0.5, rng=None):
+    def __init__(self, dropout_ratio: float = 0.5, rng: Optional[np.random.Generator] = None) -> None:
         self.dropout_ratio = dropout_ratio
-        self.mask = None
+        self.mask: Optional[np.ndarray] = None
         self.rng = rng
 
-    def forward(self, x, train_flg=True):
+    def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
         if train_flg:
             r = self.rng.random(x.shape) if self.rng is not None else np.random.rand(*x.shape)
             self.mask = r > self.dropout_ratio
             return x * self.mask
         return x * (1.0 - self.dropout_ratio)
 
-    def backward(self, dout):
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _forward_ran(self, self.mask)
         return dout * self.mask
 
 
@@ -139,7 +168,8 @@ class BatchNormalization:
     uses batch statistics and updates running_mean/var with `momentum`; test mode uses the running statistics.
     """
 
-    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+    def __init__(self, gamma: np.ndarray, beta: np.ndarray, momentum: float = 0.9,
+                 running_mean: Optional[np.ndarray] = None, running_var: Optional[np.ndarray] = None) -> None:
         self.gamma = gamma
         self.beta = beta
         self.momentum = momentum
@@ -153,14 +183,14 @@ class BatchNormalization:
         self.dgamma = None
         self.dbeta = None
 
-    def forward(self, x, train_flg=True):
+    def forward(self, x: np.ndarray, train_flg: bool = True) -> np.ndarray:
         self.input_shape = x.shape
         if x.ndim != 2:
             x = x.reshape(x.shape[0], -1)
         out = self._forward(x, train_flg)
         return out.reshape(*self.input_shape)
 
-    def _forward(self, x, train_flg):
+    def _forward(self, x: np.ndarray, train_flg: bool) -> np.ndarray:
         if self.running_mean is None:
             d = x.shape[1]
             self.running_mean = np.zeros(d, dtype=x.dtype)
@@ -180,7 +210,8 @@ class BatchNormalization:
             xn = xc / np.sqrt(self.running_var + 10e-7)
         return self.gamma * xn + self.beta
 
-    def backward(self, dout):
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        _forward_ran(self, self.xc)
         if dout.ndim != 2:
             dout = dout.reshape(dout.shape[0], -1)
         dbeta = dout.sum(axis=0)

@@ -56,9 +56,10 @@ def test_optimizer_table_matches_book_formulas():
     v2 = 0.9 * v1 - 0.01 * g
     np.testing.assert_allclose(rows["Momentum"][0], w0 + v1)
     np.testing.assert_allclose(rows["Momentum"][1], w0 + v1 + v2)
-    nw1 = w0 + 0.81 * v1 - 1.9 * 0.01 * g
+    nw1 = w0 - 1.9 * 0.01 * g  # the book's Nesterov steps with the previous velocity (0 at first)
     np.testing.assert_allclose(rows["Nesterov"][0], nw1)
-    np.testing.assert_allclose(rows["Nesterov"][1], nw1 + 0.81 * v2 - 1.9 * 0.01 * g)
+    np.testing.assert_allclose(rows["Nesterov"][1], nw1 + 0.81 * v1 - 1.9 * 0.01 * g)
+    np.testing.assert_allclose(rows["Nesterov"][1], [0.97695, -2.00461], rtol=1e-14)  # the book's HEAD
     h1, h2 = g * g, 2 * g * g
     np.testing.assert_allclose(rows["AdaGrad"][1], w0 - 0.01 * g / (np.sqrt(h1) + 1e-7) - 0.01 * g / (np.sqrt(h2) + 1e-7))
     r1 = 0.01 * g * g

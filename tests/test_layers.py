@@ -141,3 +141,41 @@ def test_functions_match_book_definitions():
     assert F.sum_squared_error(y, t) == pytest.approx(0.0975)  # book ch. 4.2.1
     assert F.cross_entropy_error(y, t) == pytest.approx(0.510825457099338)
     assert F.cross_entropy_error(np.stack([y, y]), np.array([2, 2])) == pytest.approx(0.510825457099338)
+
+
+@pytest.mark.parametrize("make", [lambda: pybp.Affine(np.ones((3, 2)), np.zeros(2)), pybp.SoftmaxWithLoss,
+                                  pybp.Relu, pybp.Sigmoid, pybp.Dropout, pybp.MulLayer,
+                                  lambda: pybp.BatchNormalization(np.ones(2), np.zeros(2))],
+                         ids=["Affine", "SoftmaxWithLoss", "Relu", "Sigmoid", "Dropout", "MulLayer", "BatchNorm"])
+def test_backward_before_forward_says_so(backend, make):
+    layer = make()
+    args = () if isinstance(layer, pybp.SoftmaxWithLoss) else (np.ones((4, 2)),)
+    with pytest.raises(RuntimeError, match=rf"{type(layer).__name__}\.backward: call .*forward first"):
+        layer.backward(*args)
+
+
+def test_softmax_with_loss_backward_is_fresh_and_takes_array_dout(backend, rng):
+    layer = pybp.SoftmaxWithLoss()
+    x, t = rng.standard_normal((5, 3)), rng.integers(0, 3, 5)
+    layer.forward(x, t)
+    first = layer.backward()
+    want = first.copy()
+    first[...] = 123.0  # a caller scribbling on its result must not change the next call's
+    np.testing.assert_array_equal(layer.backward(), want)
+    assert layer.backward() is not layer.backward()
+    np.testing.assert_allclose(layer.backward(np.array(2.0)), 2 * want, rtol=1e-15)
+    rows = np.arange(1.0, 6.0)[:, None]  # a per-row weight broadcasts over the classes
+    np.testing.assert_allclose(layer.backward(rows), rows * want, rtol=1e-15)
+    layer32 = pybp.SoftmaxWithLoss()
+    layer32.forward(x.astype(np.float32), t)
+    assert layer32.backward(np.float64(0.5)).dtype == np.float32  # kept in x's dtype for the strict layers below
+
+
+def test_affine_on_zero_rows(backend):
+    layer = pybp.Affine(np.ones((6, 2)), np.arange(2.0))
+    out = layer.forward(np.zeros((0, 2, 3)))
+    assert out.shape == (0, 2)
+    dx = layer.backward(np.zeros((0, 2)))
+    assert dx.shape == (0, 2, 3)
+    np.testing.assert_array_equal(layer.dW, np.zeros((6, 2)))
+    np.testing.assert_array_equal(layer.db, np.zeros(2))

@@ -124,3 +124,114 @@ def test_get_optimizer_and_errors():
         p = np.ones(3)
         p.flags.writeable = False
         sgd.update({"w": p}, {"w": np.ones(3)})
+
+
+def test_entry_points_convert_input_once_like_numpy(backend, rng):
+    """The book's load_mnist gives float32 images (and float64 one-hot rows, pybp's float32) to float64 nets:
+    NumPy upcasts in the book's code, pybp's nets convert at their entry points and give the same numbers."""
+    net = pybp.MultiLayerNet(12, [8, 6], 4, weight_decay_lambda=0.1, weight_init_std=0.5, seed=9)
+    bn = pybp.MultiLayerNetExtend(12, [8, 6], 4, use_batchnorm=True, weight_init_std=0.5, seed=9)
+    x32 = rng.standard_normal((6, 12)).astype(np.float32)
+    labels = rng.integers(0, 4, 6)
+    onehot32 = np.eye(4, dtype=np.float32)[labels]
+    x64, onehot64 = x32.astype(np.float64), onehot32.astype(np.float64)
+    idx64 = labels.astype(np.int64)
+    cases = [(x32, onehot32, x64, onehot64), (x32, labels.astype(np.uint8), x64, idx64),
+             (x32, labels.astype(np.int32), x64, idx64), (x64, np.eye(4, dtype=np.int64)[labels], x64, onehot64)]
+    for x, t, x_ref, t_ref in cases:  # each against the same label kind given in the net's dtype
+        assert net.loss(x, t) == net.loss(x_ref, t_ref)
+        for model in (net, bn):
+            want, grads = model.gradient(x_ref, t_ref), model.gradient(x, t)
+            assert list(grads) == list(want)
+            for k in want:
+                np.testing.assert_array_equal(grads[k], want[k], err_msg=k)
+    assert net.predict(x32).dtype == np.float64
+    assert net.accuracy(x32, onehot32) == net.accuracy(x64, labels)
+    pixels = np.round(rng.random((6, 12)) * 255).astype(np.uint8)  # load_mnist(normalize=False)
+    np.testing.assert_array_equal(net.predict(pixels), net.predict(pixels.astype(np.float64)))
+    small = pybp.TwoLayerNet(12, 5, 4, seed=1)
+    ng32 = small.numerical_gradient(x32[:2], onehot32[:2])
+    ng64 = small.numerical_gradient(x64[:2], onehot64[:2])
+    for k in ng64:
+        np.testing.assert_array_equal(ng32[k], ng64[k])
+    f32 = pybp.TwoLayerNet(12, 5, 4, dtype=np.float32, seed=1)  # float64 input to a float32 net: the net's dtype
+    assert f32.predict(x64).dtype == np.float32
+    with pytest.raises(TypeError, match=r"TwoLayerNet\.predict: x must hold real numbers, got dtype complex128"):
+        f32.predict(x64 + 0j)
+    with pytest.raises(TypeError, match=r"TwoLayerNet\.loss: t must hold real numbers"):
+        f32.loss(x64, np.full((6, 4), "a"))
+
+
+def test_zero_rows(backend):
+    net = pybp.TwoLayerNet(12, 5, 4, seed=1)
+    assert net.predict(np.zeros((0, 12), np.float32)).shape == (0, 4)
+    with pytest.raises(ValueError, match=r"TwoLayerNet\.accuracy: x has 0 rows"):
+        net.accuracy(np.zeros((0, 12)), np.zeros(0, int))
+    with pytest.raises(ValueError, match="empty batch"):
+        net.loss(np.zeros((0, 12)), np.zeros(0, int))
+
+
+def _npz_member(path, members):
+    """A .npz written by hand: {name: (header dict, data bytes)}."""
+    import io
+    import zipfile
+    with zipfile.ZipFile(path, "w") as z:
+        for name, (header, data) in members.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array_header_1_0(buf, header)
+            z.writestr(name + ".npy", buf.getvalue() + data)
+
+
+def _flip_byte_in_w1(npz: bytes) -> bytes:
+    b = bytearray(npz)
+    b[b.find(b"\x93NUMPY") + 128 + 40] ^= 0xFF  # inside W1's data (savez stores members uncompressed)
+    return bytes(b)
+
+
+def test_load_params_rejects_bad_files_before_touching_the_net(tmp_path):
+    import tracemalloc
+    net = pybp.TwoLayerNet(20, 10, 5, seed=7)
+    before = {k: v.copy() for k, v in net.params.items()}
+    good = {k: ({"descr": "<f8", "fortran_order": False, "shape": v.shape}, v.tobytes())
+            for k, v in net.params.items()}
+    cases = {
+        "weights.npy": lambda p: np.save(p, net.params["W1"]),
+        "text.npz": lambda p: p.write_text("W1 = 1, 2, 3\n"),
+        "empty.npz": lambda p: p.write_bytes(b""),
+        "cut.npz": lambda p: (net.save_params(tmp_path / "full.npz"),
+                              p.write_bytes((tmp_path / "full.npz").read_bytes()[:700])),
+        "short_member.npz": lambda p: _npz_member(p, {**good, "W2": (good["W2"][0], good["W2"][1][:100])}),
+        "flipped.npz": lambda p: p.write_bytes(_flip_byte_in_w1((tmp_path / "full.npz").read_bytes())),
+    }
+    messages = {"weights.npy": "a single .npy array", "text.npz": "not a zip archive", "empty.npz": "an empty file",
+                "cut.npz": "not a zip archive", "short_member.npz": "member .W2. is truncated",
+                "flipped.npz": "member .W1. cannot be read .Bad CRC"}
+    for name, write in cases.items():
+        path = tmp_path / name
+        write(path)
+        with pytest.raises(ValueError, match=rf"load_params: .*{name}: {messages[name]}.*expected a \.npz archive"):
+            net.load_params(path)
+    # a small file declaring a 2**28-element W1: rejected from its header, nothing allocated for it
+    huge = tmp_path / "huge.npz"
+    _npz_member(huge, {**good, "W1": ({"descr": "<f8", "fortran_order": False, "shape": (2 ** 14, 2 ** 14)},
+                                      b"\0" * 64)})
+    assert huge.stat().st_size < 10_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"W1 has shape \(16384, 16384\), the network expects \(20, 10\)"):
+            net.load_params(huge)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
+    # all or nothing: W1 is fine in this file but W2 is not, so W1 must stay as it was
+    mixed = tmp_path / "mixed.npz"
+    _npz_member(mixed, {**good, "W1": (good["W1"][0], np.ones(200).tobytes()),
+                        "W2": ({"descr": "<f4", "fortran_order": False, "shape": (10, 5)}, b"\0" * 200)})
+    with pytest.raises(TypeError, match="W2 has dtype float32"):
+        net.load_params(mixed)
+    for k, v in before.items():
+        np.testing.assert_array_equal(net.params[k], v)
+    _npz_member(mixed, {**good, "W1": (good["W1"][0], np.ones(200).tobytes())})
+    net.load_params(mixed)  # and a valid file still loads, in place
+    np.testing.assert_array_equal(net.layers["Affine1"].W, np.ones((20, 10)))

@@ -61,6 +61,39 @@ def test_book_formulas_by_hand(backend):
     np.testing.assert_allclose(w, [1.0 - 0.001, -2.0 - 0.001], rtol=1e-6)
 
 
+def _book_nesterov_step(p, g, v, lr, momentum):
+    """The book's Nesterov since its 2021 fix (commit 89eadd0), as NumPy statements on the arrays: the parameter
+    moves with the velocity of the previous step, then the velocity is updated."""
+    p += momentum * momentum * v
+    p -= (1 + momentum) * lr * g
+    v *= momentum
+    v -= lr * g
+
+
+def test_nesterov_pins_the_books_numbers(backend):
+    """From w = [1, -2], g = [0.5, 0.1], lr 0.01, momentum 0.9, the book's current code gives [0.97695, -2.00461]
+    after two steps (the pre-2021 formula gave [0.969255, -2.006149])."""
+    w, v, g = np.array([1.0, -2.0]), np.zeros(2), np.array([0.5, 0.1])
+    backend.nesterov_update(w, g, v, 0.01, 0.9)
+    np.testing.assert_allclose(w, [1.0 - 0.019 * 0.5, -2.0 - 0.019 * 0.1], rtol=1e-15)  # v was 0: plain step
+    backend.nesterov_update(w, g, v, 0.01, 0.9)
+    np.testing.assert_allclose(w, [0.97695, -2.00461], rtol=1e-14)
+    np.testing.assert_allclose(v, -0.01 * g * 1.9, rtol=1e-14)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 25])
+def test_nesterov_bit_exact_with_book_transcription(backend, dtype, rng, steps):
+    p = rng.standard_normal(1003).astype(dtype)
+    v = (rng.standard_normal(1003) * 0.1).astype(dtype)
+    p_book, v_book = p.copy(), v.copy()
+    for _ in range(steps):
+        g = rng.standard_normal(1003).astype(dtype)
+        backend.nesterov_update(p, g, v, 0.05, 0.9)
+        _book_nesterov_step(p_book, g, v_book, 0.05, 0.9)
+    np.testing.assert_array_equal(p, p_book)
+    np.testing.assert_array_equal(v, v_book)
+
+
 @pytest.mark.parametrize("isa", ["generic", "avx2"])
 def test_cpp_isa_paths_bit_identical(dtype, rng, isa):
     p0 = rng.standard_normal(1001).astype(dtype)
