@@ -61,8 +61,8 @@ def output_file(flag: str, path: str, ext: str, formats=None) -> str:
     w2.npz). formats: the extensions the writer understands; another one is a CliError. None: like
     numpy.savez, any other extension gets `ext` appended."""
     given = os.path.splitext(path)[1].lower().lstrip(".")
-    if formats is None:
-        real = path if given == ext else f"{path}.{ext}"
+    if formats is None:  # numpy.savez's rule, case-sensitive: w.NPZ becomes w.NPZ.npz
+        real = path if path.endswith(f".{ext}") else f"{path}.{ext}"
     elif not given:
         real = f"{path}.{ext}"
     elif given in formats:

@@ -241,7 +241,7 @@ def run_plot_optimizers(args) -> int:
     from .plot import plot_optimizer_paths
     out = image_output("OUT", args.out)
     base, ext = os.path.splitext(out)
-    second = output_file("OUT", f"{base}_sgd_vs_adagrad{ext}", ext.lstrip("."), [ext.lstrip(".")])
+    second = output_file("OUT", f"{base}_sgd_vs_adagrad{ext}", "png", [ext.lstrip(".").lower()])
     write_output("OUT", out, plot_optimizer_paths)
     write_output("OUT", second, lambda tmp: plot_optimizer_paths(
         tmp, start=(8.0, 1.0), settings={"SGD": ("sgd", 0.9), "AdaGrad": ("adagrad", 1.0)}))

