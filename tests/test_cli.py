@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -214,6 +215,20 @@ def test_closed_stdout_stops_quietly(mnist_cache, tmp_path):
     rc = p.wait(timeout=300)
     assert first.startswith("TwoLayerNet 784-50-10")
     assert rc == 141 and err == "", (rc, err)
+
+
+@pytest.mark.slow
+def test_ctrl_c_is_one_line_and_writes_nothing(mnist_cache, tmp_path):
+    env = {**os.environ, "PYBP_DATA": mnist_cache, "PYTHONPATH": ROOT}
+    p = subprocess.Popen([sys.executable, "-m", "pybp", "train", "--limit", "600", "--test-limit", "1000",
+                          "--iters", "1000000", "--no-progress", "--save", "w.npz"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+    assert p.stdout.readline().startswith("TwoLayerNet")  # training has started
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 130 and err == "pybp train: interrupted\n", (p.returncode, err)
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.slow
