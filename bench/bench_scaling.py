@@ -75,7 +75,7 @@ def plot(rows, backends, path):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("matplotlib not installed: no scaling.png (pip install 'pybp-kernels[plot]')")
+        print(f"matplotlib not installed: no scaling.png ({_backend.install_hint('matplotlib', 'plot')})")
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, fam, unit, xlabel in ((axes[0], "gemm", "gflops", "n (n x n x n GEMM)"),

@@ -4,13 +4,14 @@ Layers call ``_backend.<kernel>(...)``; set_backend() rebinds those module attri
 attribute lookup and layers never branch on the backend.
 
 Selection: ``PYBP_BACKEND=cpp|numba|numpy`` (an explicit choice that cannot load raises ImportError with the
-reason); otherwise cpp, then numba, then numpy, with one BackendFallbackWarning naming why cpp (and numba)
+reason and what to do; an unknown name raises ValueError, as set_backend does); otherwise cpp, then numba, then numpy, with one BackendFallbackWarning naming why cpp (and numba)
 failed. ``PYBP_REQUIRE_CPP=1`` makes a missing or broken C++ extension an ImportError in every case.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import platform
 import sys
@@ -39,13 +40,34 @@ class BackendFallbackWarning(RuntimeWarning):
 _state = {"name": None, "module": None}
 
 
+def install_hint(package: str, extra: str) -> str:
+    """How to install an optional dependency. pybp-kernels is not on an index yet: name the checkout's extra."""
+    return f"pip install {package} (or, in a pybp checkout, pip install '.[{extra}]')"
+
+
+def _cpp_missing_reason() -> str:
+    """Why pybp._core is absent, and what to do: the usual case is Python importing the source checkout (the
+    current directory comes first on sys.path) where the extension was never built."""
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(pkg)
+    if os.path.isfile(os.path.join(root, "pyproject.toml")) and os.path.isdir(os.path.join(root, "csrc")):
+        return (f"the C++ extension is not built in the source checkout {root} that Python imported pybp from: "
+                "run from another directory to use the installed pybp, or build in place (README, Developer loop)")
+    return f"the C++ extension pybp._core is missing from {pkg}: reinstall pybp-kernels from its checkout or wheel"
+
+
 def _load(name: str):
     if name not in _MODULES:
         raise ValueError(f"unknown pybp backend {name!r}; expected one of {', '.join(map(repr, BACKENDS))}")
     try:
         mod = importlib.import_module(_MODULES[name])
     except ImportError as e:
-        raise ImportError(f"pybp backend {name!r} cannot be loaded: {e}") from e
+        reason = str(e)
+        if name == "cpp" and importlib.util.find_spec("pybp._core") is None:
+            reason = _cpp_missing_reason()  # Python's own message blames a "circular import"
+        elif name == "numba" and e.name == "numba":
+            reason = f"numba is not installed: {install_hint('numba', 'numba')}"
+        raise ImportError(f"pybp backend {name!r} cannot be loaded: {reason}") from e
     missing = [k for k in KERNELS if not callable(getattr(mod, k, None))]
     if missing:
         raise ImportError(f"pybp backend {name!r} lacks kernels: {', '.join(missing)}")
@@ -97,7 +119,10 @@ def _init_default() -> None:
         _load("cpp")  # raises ImportError with the reason
     env = os.environ.get("PYBP_BACKEND", "").strip().lower()
     if env:
-        set_backend(env)
+        try:
+            set_backend(env)
+        except (ImportError, ValueError) as e:
+            raise type(e)(f"PYBP_BACKEND={env!r}: {e}") from None
         return
     errors = []
     for name in BACKENDS:
@@ -174,7 +199,7 @@ def _blas_threads():
     try:
         import threadpoolctl
     except ImportError:
-        return "unknown (install threadpoolctl)"
+        return "unknown (pip install threadpoolctl)"
     pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
     return pools[0]["num_threads"] if pools else "unknown"
 

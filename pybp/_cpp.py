@@ -6,12 +6,16 @@ themselves (no Python frame per call). PYBP_ISA=generic|avx2 selects an ISA path
 from __future__ import annotations
 
 import os
+import warnings
 
 from . import _core
 
-_isa = os.environ.get("PYBP_ISA", "").strip()
+_isa = os.environ.get("PYBP_ISA", "").strip().lower()
 if _isa:
-    _core.set_isa(_isa)  # ValueError names the paths this CPU can run
+    try:
+        _core.set_isa(_isa)
+    except ValueError as e:  # e.g. avx512 on a build or CPU without it: the best path still works
+        warnings.warn(f"PYBP_ISA={_isa!r} ignored ({e}); using the {_core.active_isa()!r} path", RuntimeWarning)
 
 relu_forward = _core.relu_forward
 relu_backward = _core.relu_backward

@@ -75,18 +75,17 @@ def limit_threads(n: int):
         _core, prev_core = None, None
     numba = sys.modules.get("numba")
     prev_numba = numba.get_num_threads() if numba is not None else None
-    ctl = None
     try:
         import threadpoolctl
-        ctl = threadpoolctl.threadpool_limits(limits=n)
-    except ImportError:
-        pass
+    except ImportError:  # unpinned BLAS threads would spin against ours and give meaningless ratios
+        raise ImportError("benchmarks pin NumPy's BLAS threads with threadpoolctl: pip install threadpoolctl") \
+            from None
+    ctl = threadpoolctl.threadpool_limits(limits=n)
     try:
         pybp.set_num_threads(n)
         yield
     finally:
-        if ctl is not None:
-            ctl.restore_original_limits()
+        ctl.restore_original_limits()
         if _core is not None:
             _core.set_num_threads(prev_core)
         if numba is not None:

@@ -7,7 +7,6 @@ bandwidth with a large NumPy copy, so "% of peak" refers to this machine as it r
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -15,6 +14,8 @@ import time
 import numpy as np
 
 from . import _backend
+from ._cli_args import Parser, int_in, write_output
+from ._files import check_output_path
 from ._timing import fmt_seconds, interleaved, limit_threads
 
 
@@ -174,15 +175,28 @@ def format_table(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="pybp bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1)
+    ap = Parser(prog="pybp bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int_in(1, 256), default=1, help="threads for every contender, 1..256")
     ap.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
-    ap.add_argument("--backends", default=None, help="comma list of compiled backends (default: cpp,numba)")
+    ap.add_argument("--backends", default=None, help="comma list of compiled backends (default: those of cpp, numba "
+                                                     "that load)")
     ap.add_argument("--no-big", action="store_true", help="skip the 1024^3 GEMM")
     ap.add_argument("--json", default=None, help="also write the results as JSON to this path")
     args = ap.parse_args(argv)
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
-    backends = args.backends.split(",") if args.backends else None
+    backends = None
+    if args.backends:
+        backends = [b.strip() for b in args.backends.split(",")]
+        bad = [b for b in backends if b not in ("cpp", "numba")]
+        if bad:
+            ap.error(f"argument --backends: {', '.join(bad)} is not a compiled backend (use cpp, numba)")
+        for b in backends:
+            _backend._load(b)  # ImportError with the reason and a hint -> one line, exit 2 (cli.main)
+    if args.json:
+        try:
+            check_output_path(args.json, "--json")
+        except ValueError as e:
+            ap.error(str(e))
     info = _backend.backend_info()
     print(f"pybp {info['pybp']} | {info['cpu']} | cpp ISA {info.get('cpp_isa_best')} | numpy {info['numpy']}",
           flush=True)
@@ -191,8 +205,10 @@ def main(argv=None) -> int:
     print(format_table(res))
     print(f"({time.perf_counter() - t0:.0f} s)")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=1, default=str)
+        def dump(tmp):
+            with open(tmp, "w") as fh:
+                json.dump(res, fh, indent=1, default=str)
+        write_output("--json", args.json, dump)
     return 0
 
 

@@ -1,25 +1,48 @@
 """Plots people would rather look at than read: training curves and optimisation paths (book ch. 6). PNG files.
 
-matplotlib is an optional extra: `pip install 'pybp-kernels[plot]'`.
+matplotlib is an optional dependency: `pip install matplotlib` (in a pybp checkout: `pip install '.[plot]'`).
 """
 from __future__ import annotations
 
 import numpy as np
+
+from ._backend import install_hint
 
 
 def _plt():
     try:
         import matplotlib
     except ImportError:
-        raise ImportError("pybp.plot needs matplotlib: pip install 'pybp-kernels[plot]'") from None
+        raise ImportError(f"pybp.plot needs matplotlib: {install_hint('matplotlib', 'plot')}") from None
     matplotlib.use("Agg")  # files only; works without a display
     import matplotlib.pyplot as plt
     return plt
 
 
+def image_formats() -> set:
+    """File extensions the plots can be written as (png, pdf, svg, ...). ImportError without matplotlib."""
+    _plt()
+    from matplotlib.backend_bases import FigureCanvasBase
+    return set(FigureCanvasBase.get_supported_filetypes())
+
+
 def plot_history(history, path, title="training"):
     """Loss per step (with a moving average) and train/test accuracy per epoch. `history`: a Trainer or its
     history() dict. Writes a PNG to `path` and returns it."""
+    return _save(history_figure(history, title), path)
+
+
+def _save(fig, path):
+    import matplotlib.pyplot as plt
+    try:
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def history_figure(history, title="training"):
+    """The figure plot_history writes (a matplotlib Figure; close it when done)."""
     if hasattr(history, "history"):
         history = history.history()
     plt = _plt()
@@ -37,19 +60,23 @@ def plot_history(history, path, title="training"):
     ax1.legend()
     ax1.grid(alpha=0.3)
     epochs = np.arange(1, len(history["train_acc"]) + 1)
-    ax2.plot(epochs, history["train_acc"], "o-", label="train")
-    ax2.plot(epochs, history["test_acc"], "s--", label="test")
+    if epochs.size:
+        ax2.plot(epochs, history["train_acc"], "o-", label="train")
+        ax2.plot(epochs, history["test_acc"], "s--", label="test")
+        ax2.legend(loc="lower right")
+    else:  # accuracy is measured after each epoch: say why the panel is empty instead of drawing a blank axis
+        per_epoch = history.get("iter_per_epoch")
+        why = f"\n{loss.size} steps, an epoch is {per_epoch:g}" if per_epoch else ""
+        ax2.text(0.5, 0.5, f"no epoch completed{why}", ha="center", va="center", transform=ax2.transAxes)
+        ax2.set_xticks([])
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy")
     ax2.set_ylim(0, 1.0)
     ax2.set_title("accuracy")
-    ax2.legend(loc="lower right")
     ax2.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _f(x, y):
@@ -60,11 +87,15 @@ def _df(x, y):
     return x / 10.0, 2.0 * y
 
 
+BOOK_SETTINGS = {"SGD": ("sgd", 0.95), "Momentum": ("momentum", 0.1), "AdaGrad": ("adagrad", 1.5),
+                 "Adam": ("adam", 0.3)}  # the learning rates of the book's ch06/optimizer_compare_naive.py
+
+
 def optimizer_paths(start=(-7.0, 2.0), steps=30, settings=None):
-    """Paths of the book's optimizers on f(x, y) = x^2/20 + y^2 (book ch. 6.1.7): {name: (steps+1, 2) array}."""
+    """Paths of the book's optimizers on f(x, y) = x^2/20 + y^2 (book ch. 6.1.7): {name: (steps+1, 2) array}.
+    settings: {label: (optimizer name, lr)}, default the book's figure."""
     from .optimizers import get_optimizer
-    settings = settings or {"SGD": ("sgd", 0.95), "Momentum": ("momentum", 0.1), "AdaGrad": ("adagrad", 1.5),
-                            "Adam": ("adam", 0.3)}
+    settings = settings or BOOK_SETTINGS
     out = {}
     for label, (name, lr) in settings.items():
         params = {"x": np.array([start[0]]), "y": np.array([start[1]])}
@@ -80,7 +111,13 @@ def optimizer_paths(start=(-7.0, 2.0), steps=30, settings=None):
 
 def plot_optimizer_paths(path, start=(-7.0, 2.0), steps=30, settings=None):
     """The book's ch. 6 figure: optimisation paths on a contour plot of x^2/20 + y^2. Writes a PNG to `path`."""
+    return _save(optimizer_figure(start, steps, settings), path)
+
+
+def optimizer_figure(start=(-7.0, 2.0), steps=30, settings=None):
+    """The figure plot_optimizer_paths writes (a matplotlib Figure; close it when done)."""
     plt = _plt()
+    settings = settings or BOOK_SETTINGS
     paths = optimizer_paths(start, steps, settings)
     xs, ys = np.meshgrid(np.linspace(-10, 10, 300), np.linspace(-5, 5, 200))
     zs = _f(xs, ys)
@@ -94,11 +131,11 @@ def plot_optimizer_paths(path, start=(-7.0, 2.0), steps=30, settings=None):
         ax.plot(0, 0, "+", color="black", ms=10)
         ax.set_xlim(-10, 10)
         ax.set_ylim(-5, 5)
-        ax.set_title(f"{label} ({steps} steps from {start})")
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+        ax.set_title(f"{label}, lr {settings[label][1]:g}")
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    fig.suptitle("f(x, y) = x²/20 + y²")
+    fig.suptitle(f"f(x, y) = x²/20 + y²: {steps} steps from ({start[0]:g}, {start[1]:g}), minimum at +")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig

@@ -92,7 +92,30 @@ def test_env_selects_backend(name):
 def test_explicit_cpp_that_cannot_load_raises_import_error():
     r = _run(_BREAK_CPP + "import pybp", PYBP_BACKEND="cpp")
     assert r.returncode != 0
-    assert "ImportError: pybp backend 'cpp' cannot be loaded" in r.stderr
+    assert "ImportError: PYBP_BACKEND='cpp': pybp backend 'cpp' cannot be loaded" in r.stderr
+
+
+def test_unknown_env_backend_is_value_error_naming_the_variable():
+    r = _run("import pybp", PYBP_BACKEND="bogus")
+    assert "ValueError: PYBP_BACKEND='bogus': unknown pybp backend 'bogus'; expected one of 'cpp'" in r.stderr
+
+
+@pytest.mark.parametrize("isa", ["avx512", "sse9"])
+def test_unsupported_isa_env_falls_back_with_a_warning(isa):
+    code = """
+import warnings
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    import pybp
+print(pybp.get_backend(), pybp.backend_info()["isa"] == pybp.backend_info()["cpp_isa_best"])
+print(pybp.available_backends())
+print("|".join(str(x.message) for x in w))
+"""
+    r = _run(code, PYBP_ISA=isa)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "cpp True" and "cpp" in lines[1]
+    assert f"PYBP_ISA='{isa}' ignored" in lines[2] and "expected one of" in lines[2]
 
 
 def test_require_cpp_turns_missing_extension_into_error():

@@ -1,0 +1,55 @@
+"""pybp.plot: training curves and the optimizer figure (book ch. 6), as files and as the figures they hold."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")  # the [test] extra installs it; plots are optional for users
+
+from pybp import plot  # noqa: E402
+
+
+@pytest.fixture
+def close_figs():
+    import matplotlib.pyplot as plt
+    yield
+    plt.close("all")
+
+
+def test_plots(tmp_path):
+    hist = {"train_loss": np.linspace(2, 0.1, 300), "train_acc": [0.8, 0.9], "test_acc": [0.79, 0.88]}
+    p = plot.plot_history(hist, tmp_path / "h.png")
+    assert os.path.getsize(p) > 10000
+    paths = plot.optimizer_paths()
+    assert set(paths) == {"SGD", "Momentum", "AdaGrad", "Adam"}
+    for name, path in paths.items():
+        assert path.shape == (31, 2)
+        assert np.hypot(*path[-1]) < np.hypot(*path[0])  # every optimizer moved toward the minimum
+    assert os.path.getsize(plot.plot_optimizer_paths(tmp_path / "o.png")) > 10000
+
+
+def test_optimizer_figure_labels_and_learning_rates(close_figs):
+    fig = plot.optimizer_figure(start=(8.0, 1.0), steps=12, settings={"SGD": ("sgd", 0.9),
+                                                                      "AdaGrad": ("adagrad", 1.0)})
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in panels] == ["SGD, lr 0.9", "AdaGrad, lr 1"]
+    for ax in panels:
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("x", "y")
+        assert ax.get_title().count("(") == 0
+    assert "12 steps from (8, 1)" in fig._suptitle.get_text()
+    book = plot.optimizer_figure()
+    assert [ax.get_title() for ax in book.axes] == ["SGD, lr 0.95", "Momentum, lr 0.1", "AdaGrad, lr 1.5",
+                                                    "Adam, lr 0.3"]
+
+
+def test_history_without_a_finished_epoch_says_so(close_figs):
+    hist = {"train_loss": np.linspace(2, 1, 40), "train_acc": [], "test_acc": [], "iter_per_epoch": 600.0}
+    fig = plot.history_figure(hist)
+    acc = fig.axes[1]
+    texts = [t.get_text() for t in acc.texts]
+    assert texts == ["no epoch completed\n40 steps, an epoch is 600"]
+    assert acc.get_ylim() == (0.0, 1.0) and not acc.lines
+    done = plot.history_figure({"train_loss": np.ones(5), "train_acc": [0.5], "test_acc": [0.4]})
+    assert not done.axes[1].texts and len(done.axes[1].lines) == 2
