@@ -21,9 +21,7 @@
 #define PYBP_PRAGMA(x)
 #endif
 
-#ifdef PYBP_ISA_IS_avx2
-#include "simd_avx2.hpp"
-#endif
+#include "simd.hpp"
 
 #include "kernel_family.hpp"
 
