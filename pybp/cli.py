@@ -162,13 +162,13 @@ def run_train(args) -> int:
     lr = args.lr if args.lr is not None else default_lr(args.optimizer)
     x_train, t_train, x_test, t_test = load_data(args.limit, args.test_limit)
     iters = None if args.epochs is not None else (args.iters or 10000)
-    trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs or 1, mini_batch_size=args.batch,
-                      optimizer=args.optimizer, optimizer_param={"lr": lr},
-                      evaluate_sample_num_per_epoch=args.eval_samples, verbose=not args.quiet, max_iter=iters,
-                      seed=args.seed, progress=not args.no_progress)
-    if trainer.max_iter < 1:
-        raise CliError(f"--epochs {args.epochs:g} is less than one step (an epoch is {trainer.iter_per_epoch:g} "
-                       f"steps of batch {args.batch} on {len(x_train)} images)")
+    try:  # rhythm "fast": the same weights as the book's rhythm, without its second forward pass per step
+        trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs or 1,
+                          mini_batch_size=args.batch, optimizer=args.optimizer, optimizer_param={"lr": lr},
+                          evaluate_sample_num_per_epoch=args.eval_samples, verbose=not args.quiet,
+                          max_iter=iters, seed=args.seed, rhythm="fast", progress=not args.no_progress)
+    except ValueError as e:  # the flags are checked by argparse; only --epochs below one step gets here
+        raise CliError(f"--epochs {args.epochs:g} (batch {args.batch}, {len(x_train)} images): {e}") from None
     if not args.quiet:
         steps = (f"{iters} iterations" if iters is not None
                  else f"{args.epochs:g} epochs = {trainer.max_iter} iterations")

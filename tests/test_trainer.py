@@ -64,6 +64,10 @@ def test_fast_rhythm():
     assert len(fast.train_acc_list) == len(book.train_acc_list) == 3
     np.testing.assert_array_equal(fast.history()["eval_steps"], [4, 8, 12])
     assert fast.train_loss_list != book.train_loss_list
+    # the rhythm changes what is recorded, never the training itself (what `pybp train` relies on)
+    for k, w in book.network.params.items():
+        np.testing.assert_array_equal(fast.network.params[k], w, err_msg=k)
+    assert fast.test_acc == book.test_acc
     tr, net, x, t = _trainer("fast", seed=2)
     mask = np.random.default_rng(2).choice(40, 10)  # the trainer's first draw
     want = net.loss(x[mask], t[mask])  # before the first update
