@@ -166,7 +166,8 @@ def run_train(args) -> int:
         trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs or 1,
                           mini_batch_size=args.batch, optimizer=args.optimizer, optimizer_param={"lr": lr},
                           evaluate_sample_num_per_epoch=args.eval_samples, verbose=not args.quiet,
-                          max_iter=iters, seed=args.seed, rhythm="fast", progress=not args.no_progress)
+                          max_iter=iters, seed=args.seed, rhythm="fast", progress=not args.no_progress,
+                          final_line=False)  # the result line below says it
     except ValueError as e:  # the flags are checked by argparse; only --epochs below one step gets here
         raise CliError(f"--epochs {args.epochs:g} (batch {args.batch}, {len(x_train)} images): {e}") from None
     if not args.quiet:

@@ -76,7 +76,8 @@ class Trainer:
     optimizer_param (dict; default {'lr': 0.01}), evaluate_sample_num_per_epoch (None: whole sets; else the
     first n rows of each), verbose. Extras: max_iter (steps; overrides epochs), seed (batch draws from a private
     numpy Generator; None: the global np.random, as the book), rhythm ('book' or 'fast', see the module
-    docstring), progress (bar), log (callable for epoch lines; default print).
+    docstring), progress (bar), log (callable for epoch lines; default print), final_line (log the final test
+    accuracy; `pybp train` prints its own result line instead).
     After train(): train_loss_list (per step), train_acc_list and test_acc_list (per evaluation), final test_acc,
     elapsed seconds, steps_per_second. Nonsense arguments raise ValueError here, before any training.
     """
@@ -86,7 +87,7 @@ class Trainer:
                  optimizer_param: Optional[Dict[str, float]] = None,
                  evaluate_sample_num_per_epoch: Optional[int] = None, verbose: bool = True, *,
                  max_iter: Optional[int] = None, seed: Optional[int] = None, rhythm: str = "book",
-                 progress: bool = True, log: Callable[[str], Any] = print) -> None:
+                 progress: bool = True, log: Callable[[str], Any] = print, final_line: bool = True) -> None:
         self.network = network
         self.verbose = verbose
         dtype = _net_dtype(network)
@@ -126,6 +127,7 @@ class Trainer:
         self.rng = np.random.default_rng(seed) if seed is not None else None
         self.progress = progress and verbose
         self.log = log
+        self.final_line = final_line
         self.current_iter = 0
         self.current_epoch = 0
         self.train_loss_list, self.train_acc_list, self.test_acc_list = [], [], []
@@ -197,7 +199,7 @@ class Trainer:
                 self._bar = None
         self.elapsed = time.perf_counter() - t0
         self.test_acc = self.network.accuracy(self.x_test, self.t_test)
-        if self.verbose:
+        if self.verbose and self.final_line:
             self.log(f"final test accuracy {self.test_acc:.4f}")
         return self
 

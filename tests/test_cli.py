@@ -152,6 +152,8 @@ def test_train_save_plot_real_paths(mnist_cache, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["curves.png", "w2.npz"]
     acc = float(r.stdout.split("test accuracy ")[-1].split()[0])
     assert acc > 0.6
+    results = [line.split(" |")[0] for line in r.stdout.splitlines() if "accuracy" in line]
+    assert results == [f"test accuracy {acc:.4f}"]  # one result line: the Trainer's own final line is off
     assert len([line for line in r.stdout.splitlines() if line.startswith("epoch ")]) == 4  # 30 steps an epoch
     net = pybp.TwoLayerNet(784, 50, 10, dtype=np.float32)
     net.load_params(tmp_path / "w2.npz")  # round trip through the CLI's file
