@@ -33,29 +33,60 @@ def _net_dtype(network: Any) -> np.dtype:
 
 
 class _PlainProgress:
-    """Fallback progress display without tqdm: one rewritten line, at most ~4 updates per second."""
+    """Fallback progress display without tqdm, at most ~4 updates per second. On a terminal one line is rewritten
+    in place (padded over its longer predecessor) and cleared before a message is printed, then redrawn below it,
+    as tqdm does; elsewhere (a log file, a pipe) every update is a line of its own, at most one per 5 s, since a
+    carriage return there would glue updates and messages together. Messages go to stdout, like tqdm.write's."""
 
-    def __init__(self, total, desc, stream=sys.stderr):
-        self.total, self.desc, self.stream = total, desc, stream
+    TTY_INTERVAL, LOG_INTERVAL = 0.25, 5.0  # seconds between redraws
+
+    def __init__(self, total, desc, stream=None, out=None):
+        self.total, self.desc = total, desc
+        self.stream = stream if stream is not None else sys.stderr
+        self.out = out if out is not None else sys.stdout
+        isatty = getattr(self.stream, "isatty", None)
+        self.tty = bool(isatty and isatty())
+        self.interval = self.TTY_INTERVAL if self.tty else self.LOG_INTERVAL
         self.n, self.t0, self.last, self.postfix = 0, time.perf_counter(), 0.0, ""
+        self.shown = ""  # the progress text now on the terminal line ("" when none)
+
+    def _text(self, now):
+        rate = self.n / max(now - self.t0, 1e-9)
+        return f"{self.desc}: {self.n}/{self.total} [{rate:.0f} it/s] {self.postfix}".rstrip()
+
+    def _draw(self, text):
+        if self.tty:
+            self.stream.write("\r" + text.ljust(len(self.shown)))
+            self.shown = text
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
 
     def update(self, k=1):
         self.n += k
         now = time.perf_counter()
-        if now - self.last >= 0.25 or self.n == self.total:
+        if now - self.last >= self.interval or self.n == self.total:
             self.last = now
-            rate = self.n / max(now - self.t0, 1e-9)
-            self.stream.write(f"\r{self.desc}: {self.n}/{self.total} [{rate:.0f} it/s] {self.postfix}")
-            self.stream.flush()
+            self._draw(self._text(now))
 
     def set_postfix_str(self, s, refresh=True):
         self.postfix = s
 
     def write(self, s):
-        self.stream.write("\r" + s + "\n")
+        shown = self.shown
+        if shown:  # blank the progress line so the message starts on a clean one
+            self.stream.write("\r" + " " * len(shown) + "\r")
+            self.stream.flush()
+            self.shown = ""
+        self.out.write(s + "\n")
+        self.out.flush()
+        if shown:
+            self._draw(shown)
 
     def close(self):
-        self.stream.write("\n")
+        if self.shown:
+            self.stream.write("\n")
+            self.shown = ""
         self.stream.flush()
 
 
