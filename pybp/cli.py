@@ -285,10 +285,35 @@ def _stdout_closed() -> int:
     return 141
 
 
+def _prog(argv) -> str:
+    cmd = argv[0] if argv else ""
+    return f"pybp {cmd}" if cmd in _COMMANDS else "pybp"
+
+
+def _launched_as_command() -> bool:
+    """True while `pybp ...` (the console script) or `python -m pybp ...` starts up."""
+    if os.path.splitext(os.path.basename(sys.argv[0]))[0] == "pybp":
+        return True
+    if sys.argv[0] != "-m":  # python -m sets argv[0] to '-m' while it imports the package to run
+        return False
+    orig = getattr(sys, "orig_argv", None)  # Python >= 3.10: the module's name too
+    return orig is None or any(a == "-m" and b == "pybp" for a, b in zip(orig, orig[1:]))
+
+
+def exit_if_command(error: Exception) -> None:
+    """`import pybp` failed on the environment (PYBP_BACKEND names an unknown or unloadable backend,
+    PYBP_REQUIRE_CPP=1 without the extension). That happens before main() can run, so the package's __init__
+    calls this: under the `pybp` command it prints the usual one-line error and exits with code 2; for a
+    library user it returns and the import raises."""
+    if _launched_as_command():
+        print(f"{_prog(sys.argv[1:])}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     cmd = argv[0] if argv else ""
-    prog = f"pybp {cmd}" if cmd in _COMMANDS else "pybp"
+    prog = _prog(argv)
     try:
         if cmd in _COMMANDS and _COMMANDS[cmd][3]:
             return _COMMANDS[cmd][2](argv[1:])
