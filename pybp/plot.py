@@ -100,8 +100,10 @@ def _df(x, y):
     return x / 10.0, 2.0 * y
 
 
-BOOK_SETTINGS = {"SGD": ("sgd", 0.95), "Momentum": ("momentum", 0.1), "AdaGrad": ("adagrad", 1.5),
-                 "Adam": ("adam", 0.3)}  # the learning rates of the book's ch06/optimizer_compare_naive.py
+# the book's ch06/optimizer_compare_naive.py (its four panels, their learning rates), plus Nesterov with
+# Momentum's rate: the book's Nesterov class was corrected in 2021, and this panel shows the corrected update
+BOOK_SETTINGS = {"SGD": ("sgd", 0.95), "Momentum": ("momentum", 0.1), "Nesterov": ("nesterov", 0.1),
+                 "AdaGrad": ("adagrad", 1.5), "Adam": ("adam", 0.3)}
 
 
 def optimizer_paths(start=(-7.0, 2.0), steps=30, settings=None):
@@ -135,7 +137,7 @@ def optimizer_figure(start=(-7.0, 2.0), steps=30, settings=None):
     xs, ys = np.meshgrid(np.linspace(-10, 10, 300), np.linspace(-5, 5, 200))
     zs = _f(xs, ys)
     n = len(paths)
-    cols = 2 if n > 1 else 1
+    cols = 1 if n == 1 else 2 if n <= 4 else 3
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False)
     for ax, (label, p) in zip(axes.flat, paths.items()):

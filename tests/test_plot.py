@@ -23,7 +23,7 @@ def test_plots(tmp_path):
     p = plot.plot_history(hist, tmp_path / "h.png")
     assert os.path.getsize(p) > 10000
     paths = plot.optimizer_paths()
-    assert set(paths) == {"SGD", "Momentum", "AdaGrad", "Adam"}
+    assert set(paths) == {"SGD", "Momentum", "Nesterov", "AdaGrad", "Adam"}
     for name, path in paths.items():
         assert path.shape == (31, 2)
         assert np.hypot(*path[-1]) < np.hypot(*path[0])  # every optimizer moved toward the minimum
@@ -40,8 +40,12 @@ def test_optimizer_figure_labels_and_learning_rates(close_figs):
         assert ax.get_title().count("(") == 0
     assert "12 steps from (8, 1)" in fig._suptitle.get_text()
     book = plot.optimizer_figure()
-    assert [ax.get_title() for ax in book.axes] == ["SGD, lr 0.95", "Momentum, lr 0.1", "AdaGrad, lr 1.5",
-                                                    "Adam, lr 0.3"]
+    assert [ax.get_title() for ax in book.axes if ax.axison] == [
+        "SGD, lr 0.95", "Momentum, lr 0.1", "Nesterov, lr 0.1", "AdaGrad, lr 1.5", "Adam, lr 0.3"]
+    assert len(book.axes) == 6  # 2 rows of 3, the last one blank
+    # Nesterov's look-ahead damps Momentum's overshoot (same lr): its last 10 steps stay closer to the minimum
+    paths = plot.optimizer_paths()
+    assert np.abs(paths["Nesterov"][-10:]).max() < np.abs(paths["Momentum"][-10:]).max()
 
 
 def test_history_without_a_finished_epoch_says_so(close_figs):
