@@ -14,7 +14,12 @@ from ._backend import (
 )
 from . import _backend
 
-_backend._init_default()
+try:
+    _backend._init_default()
+except (ImportError, ValueError) as _error:  # PYBP_BACKEND / PYBP_REQUIRE_CPP cannot be honoured
+    from .cli import exit_if_command  # under the `pybp` command: one line, exit 2; for a library user: raise
+    exit_if_command(_error)
+    raise
 
 from . import functions  # noqa: E402
 from .functions import cross_entropy_error, relu, sigmoid, softmax, sum_squared_error  # noqa: E402

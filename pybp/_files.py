@@ -62,7 +62,7 @@ def _describe_non_zip(path: str) -> str:
     return "is not a .npz (zip) file"
 
 
-def _read_member(fh, label, key, shape, dtype):
+def _read_member(fh, label, key, shape, dtype, dtype_error):
     try:
         version = np.lib.format.read_magic(fh)
         read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
@@ -73,20 +73,25 @@ def _read_member(fh, label, key, shape, dtype):
     if got_dtype.hasobject:
         raise ValueError(f"{label}: {key} holds pickled Python objects, expected {dtype} numbers")
     if tuple(got_shape) != tuple(shape) or got_dtype != dtype:
-        raise ValueError(f"{label}: {key} is {tuple(got_shape)} {got_dtype}, expected {tuple(shape)} {dtype}")
+        error = dtype_error if tuple(got_shape) == tuple(shape) else ValueError
+        raise error(f"{label}: {key} is {tuple(got_shape)} {got_dtype}, expected {tuple(shape)} {dtype}")
     arr = np.empty(got_shape, dtype=got_dtype, order="F" if fortran else "C")
     want = arr.nbytes
-    if want and fh.readinto(memoryview(arr.ravel(order="K")).cast("B")) != want:
-        raise ValueError(f"{label}: {key} is truncated")
+    got = fh.readinto(memoryview(arr.ravel(order="K")).cast("B")) if want else 0
+    if got != want:
+        raise ValueError(f"{label}: {key} is truncated ({got} of {want} data bytes)")
     return np.ascontiguousarray(arr)
 
 
-def read_npz(path, expected: dict, what: str = "") -> dict:
+def read_npz(path, expected: dict, what: str = "", *, exact: bool = False, dtype_error=ValueError) -> dict:
     """Read the members named in `expected` ({name: (shape, dtype)}) from the .npz file `path`.
 
     Each member's header is checked before its data is read; other members are never decompressed. Raises
-    ValueError naming `what` (or the path) and the problem: not a .npz file, empty, truncated, a missing member,
-    a wrong shape or dtype, pickled (object) data. FileNotFoundError if `path` does not exist."""
+    ValueError naming `what` (or the path) and the problem: not a .npz file, empty, truncated, a missing member
+    (or, with exact=True, a member not in `expected`), a wrong shape or dtype, pickled (object) data.
+    dtype_error: the exception class for a member whose shape is right and only its dtype differs (load_params
+    raises TypeError there). FileNotFoundError if `path` does not exist. Nothing is returned unless every
+    member was read whole, so a caller can copy the result all or nothing."""
     path = os.fspath(path)
     label = what or path
     if not os.path.isfile(path):
@@ -98,13 +103,17 @@ def read_npz(path, expected: dict, what: str = "") -> dict:
     out = {}
     try:
         with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
+            members = zf.namelist()
+            have = [n[:-4] if n.endswith(".npy") else n for n in members]
+            missing = [k for k in expected if f"{k}.npy" not in members]
+            extra = [h for h, n in zip(have, members) if exact and not (n.endswith(".npy") and h in expected)]
+            if missing or extra:
+                found = "; ".join(f"{k} {ks}" for k, ks in (("missing", missing), ("unexpected", extra)) if ks)
+                raise ValueError(f"{label}: has arrays {have}, expected {'exactly ' if exact else ''}"
+                                 f"{list(expected)} ({found})")
             for key, (shape, dtype) in expected.items():
-                member = key + ".npy"
-                if member not in names:
-                    raise ValueError(f"{label}: has no array {key!r} (has {sorted(n[:-4] for n in names)})")
-                with zf.open(member) as fh:
-                    out[key] = _read_member(fh, label, key, shape, np.dtype(dtype))
+                with zf.open(key + ".npy") as fh:
+                    out[key] = _read_member(fh, label, key, shape, np.dtype(dtype), dtype_error)
     except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as e:  # damaged after the zip directory check
         raise ValueError(f"{label}: is truncated or corrupt ({e})") from None
     return out

@@ -162,13 +162,14 @@ def run_train(args) -> int:
     lr = args.lr if args.lr is not None else default_lr(args.optimizer)
     x_train, t_train, x_test, t_test = load_data(args.limit, args.test_limit)
     iters = None if args.epochs is not None else (args.iters or 10000)
-    trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs or 1, mini_batch_size=args.batch,
-                      optimizer=args.optimizer, optimizer_param={"lr": lr},
-                      evaluate_sample_num_per_epoch=args.eval_samples, verbose=not args.quiet, max_iter=iters,
-                      seed=args.seed, progress=not args.no_progress)
-    if trainer.max_iter < 1:
-        raise CliError(f"--epochs {args.epochs:g} is less than one step (an epoch is {trainer.iter_per_epoch:g} "
-                       f"steps of batch {args.batch} on {len(x_train)} images)")
+    try:  # rhythm "fast": the same weights as the book's rhythm, without its second forward pass per step
+        trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs or 1,
+                          mini_batch_size=args.batch, optimizer=args.optimizer, optimizer_param={"lr": lr},
+                          evaluate_sample_num_per_epoch=args.eval_samples, verbose=not args.quiet,
+                          max_iter=iters, seed=args.seed, rhythm="fast", progress=not args.no_progress,
+                          final_line=False)  # the result line below says it
+    except ValueError as e:  # the flags are checked by argparse; only --epochs below one step gets here
+        raise CliError(f"--epochs {args.epochs:g} (batch {args.batch}, {len(x_train)} images): {e}") from None
     if not args.quiet:
         steps = (f"{iters} iterations" if iters is not None
                  else f"{args.epochs:g} epochs = {trainer.max_iter} iterations")
@@ -284,10 +285,35 @@ def _stdout_closed() -> int:
     return 141
 
 
+def _prog(argv) -> str:
+    cmd = argv[0] if argv else ""
+    return f"pybp {cmd}" if cmd in _COMMANDS else "pybp"
+
+
+def _launched_as_command() -> bool:
+    """True while `pybp ...` (the console script) or `python -m pybp ...` starts up."""
+    if os.path.splitext(os.path.basename(sys.argv[0]))[0] == "pybp":
+        return True
+    if sys.argv[0] != "-m":  # python -m sets argv[0] to '-m' while it imports the package to run
+        return False
+    orig = getattr(sys, "orig_argv", None)  # Python >= 3.10: the module's name too
+    return orig is None or any(a == "-m" and b == "pybp" for a, b in zip(orig, orig[1:]))
+
+
+def exit_if_command(error: Exception) -> None:
+    """`import pybp` failed on the environment (PYBP_BACKEND names an unknown or unloadable backend,
+    PYBP_REQUIRE_CPP=1 without the extension). That happens before main() can run, so the package's __init__
+    calls this: under the `pybp` command it prints the usual one-line error and exits with code 2; for a
+    library user it returns and the import raises."""
+    if _launched_as_command():
+        print(f"{_prog(sys.argv[1:])}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     cmd = argv[0] if argv else ""
-    prog = f"pybp {cmd}" if cmd in _COMMANDS else "pybp"
+    prog = _prog(argv)
     try:
         if cmd in _COMMANDS and _COMMANDS[cmd][3]:
             return _COMMANDS[cmd][2](argv[1:])

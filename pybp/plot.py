@@ -27,8 +27,9 @@ def image_formats() -> set:
 
 
 def plot_history(history, path, title="training"):
-    """Loss per step (with a moving average) and train/test accuracy per epoch. `history`: a Trainer or its
-    history() dict. Writes a PNG to `path` and returns it."""
+    """Loss per step (with a moving average) and train/test accuracy where each was measured (in epochs, from
+    history's eval_steps and iter_per_epoch). `history`: a Trainer or its history() dict. Writes a PNG to `path`
+    and returns it."""
     return _save(history_figure(history, title), path)
 
 
@@ -39,6 +40,18 @@ def _save(fig, path):
     finally:
         plt.close(fig)
     return path
+
+
+def _eval_axis(history):
+    """Where each accuracy was measured, and the axis label. eval_steps (Trainer.history()) places evaluations
+    where they ran: the book's rhythm evaluates after steps 1, 1 + iter_per_epoch, ..., so 'epoch k' is not k."""
+    n = len(history["train_acc"])
+    steps, per_epoch = history.get("eval_steps"), history.get("iter_per_epoch")
+    if steps is None or len(steps) != n:
+        return np.arange(1, n + 1), "evaluation"
+    if not per_epoch:
+        return np.asarray(steps, dtype=float), "steps done"
+    return np.asarray(steps, dtype=float) / per_epoch, f"epochs done (steps / {per_epoch:g} steps per epoch)"
 
 
 def history_figure(history, title="training"):
@@ -59,17 +72,17 @@ def history_figure(history, title="training"):
     ax1.set_title("training loss")
     ax1.legend()
     ax1.grid(alpha=0.3)
-    epochs = np.arange(1, len(history["train_acc"]) + 1)
-    if epochs.size:
-        ax2.plot(epochs, history["train_acc"], "o-", label="train")
-        ax2.plot(epochs, history["test_acc"], "s--", label="test")
+    at, at_label = _eval_axis(history)
+    if at.size:
+        ax2.plot(at, history["train_acc"], "o-", label="train")
+        ax2.plot(at, history["test_acc"], "s--", label="test")
         ax2.legend(loc="lower right")
     else:  # accuracy is measured after each epoch: say why the panel is empty instead of drawing a blank axis
         per_epoch = history.get("iter_per_epoch")
         why = f"\n{loss.size} steps, an epoch is {per_epoch:g}" if per_epoch else ""
         ax2.text(0.5, 0.5, f"no epoch completed{why}", ha="center", va="center", transform=ax2.transAxes)
         ax2.set_xticks([])
-    ax2.set_xlabel("epoch")
+    ax2.set_xlabel(at_label)
     ax2.set_ylabel("accuracy")
     ax2.set_ylim(0, 1.0)
     ax2.set_title("accuracy")
@@ -87,8 +100,10 @@ def _df(x, y):
     return x / 10.0, 2.0 * y
 
 
-BOOK_SETTINGS = {"SGD": ("sgd", 0.95), "Momentum": ("momentum", 0.1), "AdaGrad": ("adagrad", 1.5),
-                 "Adam": ("adam", 0.3)}  # the learning rates of the book's ch06/optimizer_compare_naive.py
+# the book's ch06/optimizer_compare_naive.py (its four panels, their learning rates), plus Nesterov with
+# Momentum's rate: the book's Nesterov class was corrected in 2021, and this panel shows the corrected update
+BOOK_SETTINGS = {"SGD": ("sgd", 0.95), "Momentum": ("momentum", 0.1), "Nesterov": ("nesterov", 0.1),
+                 "AdaGrad": ("adagrad", 1.5), "Adam": ("adam", 0.3)}
 
 
 def optimizer_paths(start=(-7.0, 2.0), steps=30, settings=None):
@@ -122,7 +137,7 @@ def optimizer_figure(start=(-7.0, 2.0), steps=30, settings=None):
     xs, ys = np.meshgrid(np.linspace(-10, 10, 300), np.linspace(-5, 5, 200))
     zs = _f(xs, ys)
     n = len(paths)
-    cols = 2 if n > 1 else 1
+    cols = 1 if n == 1 else 2 if n <= 4 else 3
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False)
     for ax, (label, p) in zip(axes.flat, paths.items()):

@@ -33,29 +33,60 @@ def _net_dtype(network: Any) -> np.dtype:
 
 
 class _PlainProgress:
-    """Fallback progress display without tqdm: one rewritten line, at most ~4 updates per second."""
+    """Fallback progress display without tqdm, at most ~4 updates per second. On a terminal one line is rewritten
+    in place (padded over its longer predecessor) and cleared before a message is printed, then redrawn below it,
+    as tqdm does; elsewhere (a log file, a pipe) every update is a line of its own, at most one per 5 s, since a
+    carriage return there would glue updates and messages together. Messages go to stdout, like tqdm.write's."""
 
-    def __init__(self, total, desc, stream=sys.stderr):
-        self.total, self.desc, self.stream = total, desc, stream
+    TTY_INTERVAL, LOG_INTERVAL = 0.25, 5.0  # seconds between redraws
+
+    def __init__(self, total, desc, stream=None, out=None):
+        self.total, self.desc = total, desc
+        self.stream = stream if stream is not None else sys.stderr
+        self.out = out if out is not None else sys.stdout
+        isatty = getattr(self.stream, "isatty", None)
+        self.tty = bool(isatty and isatty())
+        self.interval = self.TTY_INTERVAL if self.tty else self.LOG_INTERVAL
         self.n, self.t0, self.last, self.postfix = 0, time.perf_counter(), 0.0, ""
+        self.shown = ""  # the progress text now on the terminal line ("" when none)
+
+    def _text(self, now):
+        rate = self.n / max(now - self.t0, 1e-9)
+        return f"{self.desc}: {self.n}/{self.total} [{rate:.0f} it/s] {self.postfix}".rstrip()
+
+    def _draw(self, text):
+        if self.tty:
+            self.stream.write("\r" + text.ljust(len(self.shown)))
+            self.shown = text
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
 
     def update(self, k=1):
         self.n += k
         now = time.perf_counter()
-        if now - self.last >= 0.25 or self.n == self.total:
+        if now - self.last >= self.interval or self.n == self.total:
             self.last = now
-            rate = self.n / max(now - self.t0, 1e-9)
-            self.stream.write(f"\r{self.desc}: {self.n}/{self.total} [{rate:.0f} it/s] {self.postfix}")
-            self.stream.flush()
+            self._draw(self._text(now))
 
     def set_postfix_str(self, s, refresh=True):
         self.postfix = s
 
     def write(self, s):
-        self.stream.write("\r" + s + "\n")
+        shown = self.shown
+        if shown:  # blank the progress line so the message starts on a clean one
+            self.stream.write("\r" + " " * len(shown) + "\r")
+            self.stream.flush()
+            self.shown = ""
+        self.out.write(s + "\n")
+        self.out.flush()
+        if shown:
+            self._draw(shown)
 
     def close(self):
-        self.stream.write("\n")
+        if self.shown:
+            self.stream.write("\n")
+            self.shown = ""
         self.stream.flush()
 
 
@@ -76,7 +107,8 @@ class Trainer:
     optimizer_param (dict; default {'lr': 0.01}), evaluate_sample_num_per_epoch (None: whole sets; else the
     first n rows of each), verbose. Extras: max_iter (steps; overrides epochs), seed (batch draws from a private
     numpy Generator; None: the global np.random, as the book), rhythm ('book' or 'fast', see the module
-    docstring), progress (bar), log (callable for epoch lines; default print).
+    docstring), progress (bar), log (callable for epoch lines; default print), final_line (log the final test
+    accuracy; `pybp train` prints its own result line instead).
     After train(): train_loss_list (per step), train_acc_list and test_acc_list (per evaluation), final test_acc,
     elapsed seconds, steps_per_second. Nonsense arguments raise ValueError here, before any training.
     """
@@ -86,7 +118,7 @@ class Trainer:
                  optimizer_param: Optional[Dict[str, float]] = None,
                  evaluate_sample_num_per_epoch: Optional[int] = None, verbose: bool = True, *,
                  max_iter: Optional[int] = None, seed: Optional[int] = None, rhythm: str = "book",
-                 progress: bool = True, log: Callable[[str], Any] = print) -> None:
+                 progress: bool = True, log: Callable[[str], Any] = print, final_line: bool = True) -> None:
         self.network = network
         self.verbose = verbose
         dtype = _net_dtype(network)
@@ -126,6 +158,7 @@ class Trainer:
         self.rng = np.random.default_rng(seed) if seed is not None else None
         self.progress = progress and verbose
         self.log = log
+        self.final_line = final_line
         self.current_iter = 0
         self.current_epoch = 0
         self.train_loss_list, self.train_acc_list, self.test_acc_list = [], [], []
@@ -197,7 +230,7 @@ class Trainer:
                 self._bar = None
         self.elapsed = time.perf_counter() - t0
         self.test_acc = self.network.accuracy(self.x_test, self.t_test)
-        if self.verbose:
+        if self.verbose and self.final_line:
             self.log(f"final test accuracy {self.test_acc:.4f}")
         return self
 

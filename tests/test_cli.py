@@ -83,6 +83,19 @@ def test_output_path_that_is_a_directory(tmp_path):
     _assert_one_line_error(_run(["train", "--save", "w.npz"], tmp_path, tmp_path / "data"), "--save", "directory")
 
 
+def test_bad_backend_environment_is_one_line(tmp_path):
+    """`import pybp` raises on PYBP_BACKEND=bogus before main() runs; the command still says it in one line,
+    as `python -m pybp` and as the console script, while a library import keeps its ValueError."""
+    script = tmp_path / "pybp"  # what pip's console script does
+    script.write_text("import sys\nfrom pybp.cli import main\nsys.exit(main())\n")
+    env = {"PYBP_BACKEND": "bogus"}
+    for module in (("-m", "pybp"), (str(script),)):
+        r = _run(["train"], tmp_path, tmp_path / "data", env, module=module)
+        _assert_one_line_error(r, "pybp train: error: PYBP_BACKEND='bogus': unknown pybp backend 'bogus'")
+    r = _run(["-c", "import pybp"], tmp_path, tmp_path / "data", env, module=())
+    assert r.returncode == 1 and "ValueError: PYBP_BACKEND='bogus'" in r.stderr
+
+
 def _without(tmp_path, module):
     """Environment in which `import module` fails as if it were not installed."""
     fake = tmp_path / "fake"
@@ -152,6 +165,9 @@ def test_train_save_plot_real_paths(mnist_cache, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["curves.png", "w2.npz"]
     acc = float(r.stdout.split("test accuracy ")[-1].split()[0])
     assert acc > 0.6
+    results = [line.split(" |")[0] for line in r.stdout.splitlines() if "accuracy" in line]
+    assert results == [f"test accuracy {acc:.4f}"]  # one result line: the Trainer's own final line is off
+    assert len([line for line in r.stdout.splitlines() if line.startswith("epoch ")]) == 4  # 30 steps an epoch
     net = pybp.TwoLayerNet(784, 50, 10, dtype=np.float32)
     net.load_params(tmp_path / "w2.npz")  # round trip through the CLI's file
     (x, t), _ = pybp.load_mnist()

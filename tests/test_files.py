@@ -58,7 +58,7 @@ def test_truncated(good):
 def test_missing_member_wrong_shape_dtype_and_pickles(tmp_path):
     p = tmp_path / "w.npz"
     np.savez(p, W1=np.zeros((4, 3)))
-    with pytest.raises(ValueError, match="has no array 'b1'"):
+    with pytest.raises(ValueError, match=r"has arrays \['W1'\], expected \['W1', 'b1'\] \(missing \['b1'\]\)"):
         read_npz(p, SPEC)
     np.savez(p, W1=np.zeros((4, 3), np.float32), b1=np.ones(3))
     with pytest.raises(ValueError, match=r"W1 is \(4, 3\) float32, expected \(4, 3\) float64"):
@@ -89,8 +89,20 @@ def test_huge_declared_member_is_rejected_from_its_header(tmp_path):
 
 def test_member_shorter_than_its_header(tmp_path):
     p = _npz_with_raw_member(tmp_path / "short.npz", (4, 3), b"\0" * 40)
-    with pytest.raises(ValueError, match="W1 is truncated"):
+    with pytest.raises(ValueError, match=r"W1 is truncated \(40 of 96 data bytes\)"):
         read_npz(p, SPEC)
+
+
+def test_exact_rejects_extra_members_and_dtype_error_only_for_dtype(tmp_path, good):
+    """load_params's options: exact=True (no foreign arrays) and dtype_error (TypeError when only the dtype
+    differs; a wrong shape stays a ValueError)."""
+    assert set(read_npz(good, {"W1": SPEC["W1"]})) == {"W1"}  # default: other members are ignored
+    with pytest.raises(ValueError, match=r"expected exactly \['W1'\] \(unexpected \['b1'\]\)"):
+        read_npz(good, {"W1": SPEC["W1"]}, exact=True)
+    with pytest.raises(TypeError, match=r"W1 is \(4, 3\) float64, expected \(4, 3\) float32"):
+        read_npz(good, {**SPEC, "W1": ((4, 3), np.float32)}, dtype_error=TypeError)
+    with pytest.raises(ValueError, match=r"W1 is \(4, 3\) float64, expected \(3, 4\) float32"):
+        read_npz(good, {**SPEC, "W1": ((3, 4), np.float32)}, dtype_error=TypeError)
 
 
 def test_atomic_write_leaves_nothing_on_error(tmp_path):

@@ -1,6 +1,10 @@
 """Trainer: the book's rhythm by default, the fast one on request, nonsense arguments rejected up front."""
 from __future__ import annotations
 
+import io
+import re
+import sys
+
 import numpy as np
 import pytest
 
@@ -64,6 +68,10 @@ def test_fast_rhythm():
     assert len(fast.train_acc_list) == len(book.train_acc_list) == 3
     np.testing.assert_array_equal(fast.history()["eval_steps"], [4, 8, 12])
     assert fast.train_loss_list != book.train_loss_list
+    # the rhythm changes what is recorded, never the training itself (what `pybp train` relies on)
+    for k, w in book.network.params.items():
+        np.testing.assert_array_equal(fast.network.params[k], w, err_msg=k)
+    assert fast.test_acc == book.test_acc
     tr, net, x, t = _trainer("fast", seed=2)
     mask = np.random.default_rng(2).choice(40, 10)  # the trainer's first draw
     want = net.loss(x[mask], t[mask])  # before the first update
@@ -93,3 +101,70 @@ def test_empty_test_set_rejected_up_front():
     net = pybp.TwoLayerNet(6, 5, 3)
     with pytest.raises(ValueError, match="empty test set"):
         pybp.Trainer(net, x, t, x[:0], t[:0], epochs=1, verbose=False)
+
+
+class _Terminal(io.StringIO):
+    """A fake terminal for stdout and stderr at once; screen() replays carriage returns and newlines."""
+
+    def isatty(self):
+        return True
+
+    def screen(self):
+        lines, row, col = [[]], 0, 0
+        for ch in self.getvalue():
+            if ch == "\r":
+                col = 0
+            elif ch == "\n":
+                row, col = row + 1, 0
+                lines.append([])
+            else:
+                line = lines[row]
+                line.extend(" " * (col + 1 - len(line)))
+                line[col] = ch
+                col += 1
+        return ["".join(line).rstrip() for line in lines]
+
+
+PROGRESS_LINE = re.compile(r"train: \d+/\d+ \[\d+ it/s\]( loss \d+\.\d+)?")
+
+
+def test_plain_progress_never_mixes_lines(monkeypatch):
+    """Without tqdm: epoch lines and the progress line each stay whole on a terminal."""
+    term = _Terminal()
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # `from tqdm.auto import tqdm` raises ImportError
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    monkeypatch.setattr(sys, "stdout", term)
+    monkeypatch.setattr(sys, "stderr", term)
+    monkeypatch.setattr(pybp.trainer._PlainProgress, "TTY_INTERVAL", 0.0)  # every step redrawn: the hard case
+    _trainer(seed=3, verbose=True, epochs=30)[0].train()  # 120 steps, so the bar shows its loss postfix
+    screen = [line for line in term.screen() if line]
+    epochs = [line for line in screen if line.startswith("epoch")]
+    assert len(epochs) == 30
+    for line in epochs:
+        assert re.fullmatch(r"epoch \d+: train acc \d\.\d{4}, test acc \d\.\d{4}", line), line
+    assert screen[-2].startswith("train: 120/120 [") and " loss " in screen[-2]  # closed, then the result
+    assert re.fullmatch(r"final test accuracy \d\.\d{4}", screen[-1])
+    assert len(screen) == 32 and all(PROGRESS_LINE.fullmatch(line) for line in screen[:-1] if line not in epochs)
+    # a progress text shorter than the one shown is padded, not left with the old one's tail
+    term = _Terminal()
+    bar = pybp.trainer._PlainProgress(5, "train", stream=term, out=term)
+    bar.set_postfix_str("loss 12.3456")
+    bar.update()
+    bar.set_postfix_str("")
+    bar.update()
+    bar.write("epoch 1")
+    bar.close()
+    assert term.screen()[0] == "epoch 1" and PROGRESS_LINE.fullmatch(term.screen()[1])
+    assert term.screen()[1].startswith("train: 2/5 [") and term.screen()[2:] == [""]
+
+
+def test_plain_progress_off_a_terminal_writes_whole_lines():
+    out, err = io.StringIO(), io.StringIO()
+    bar = pybp.trainer._PlainProgress(3, "train", stream=err, out=out)
+    bar.interval = 0.0  # draw every update
+    bar.update()
+    bar.write("epoch 1: done")
+    bar.update(2)
+    bar.close()
+    assert out.getvalue() == "epoch 1: done\n" and "\r" not in err.getvalue()
+    assert [PROGRESS_LINE.fullmatch(line) is not None for line in err.getvalue().splitlines()] == [True, True]
