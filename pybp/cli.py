@@ -154,6 +154,8 @@ def build_parser():
     po = sub.add_parser("plot-optimizers", help="optimizer paths on x^2/20 + y^2 (book ch. 6) as PNG")
     po.add_argument("out", nargs="?", default="optimizers.png")
     po.set_defaults(func=cmd_plot_optimizers)
+    from . import _tune_cli
+    _tune_cli.add_parser(sub)
     return ap
 
 
