@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 import warnings
 
 try:
@@ -125,17 +126,30 @@ def _identity(x):
 
 
 def _put_data(c, data):
-    """The training data as a Dask task result: sent once, then kept by the workers that use it (each fetches it
-    once, from a peer). Not c.scatter: scattered data dies with its last holder, and with it every pending trial
-    (seen on a one-worker cluster); a task result the scheduler can recompute from its graph."""
+    """The training data, sent once and copied to every worker (as scatter(broadcast=True) would), but as a task
+    result: scattered data dies with its last holder, and with it every pending trial (seen on a one-worker
+    cluster), while the scheduler recomputes a lost task result. Copied to all workers up front because the
+    scheduler otherwise keeps trials next to the one copy when the data is large (seen with --full: both
+    trials on one of two workers)."""
     with warnings.catch_warnings():  # sent once on purpose; the size warning is about repeating it per task
         warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-        return c.submit(_identity, data, pure=False, key=f"pybp-data-{tokenize(data)}")
+        f = c.submit(_identity, data, pure=False, key=f"pybp-data-{tokenize(data)}")
+    c.replicate([f])
+    return f
 
 
-def _slots(c):
-    """Trials in flight: one per worker thread (at least one while the cluster has no workers yet)."""
-    return max(1, sum(c.nthreads().values()))
+class _Slots:
+    """Trials to keep in flight: one per worker thread (at least one while there are no workers yet), asked of
+    the scheduler at most once a second (each question is a round trip the next trial would wait for)."""
+
+    def __init__(self, client):
+        self.client, self.when, self.n = client, -1.0, 1
+
+    def __call__(self):
+        now = time.monotonic()
+        if now - self.when > 1.0:
+            self.when, self.n = now, max(1, sum(self.client.nthreads().values()))
+        return self.n
 
 
 def run_tasks(objective, tasks, data, finished, *, client, scheduler, workers, retries, total, initial, progress,
@@ -163,17 +177,18 @@ def run_tasks(objective, tasks, data, finished, *, client, scheduler, workers, r
 
         bar = _Progress(total, initial, progress)
         try:
-            window = as_completed([submit() for _ in range(min(_slots(c), len(todo)))])
+            slots = _Slots(c)
+            window = as_completed([submit() for _ in range(min(slots(), len(todo)))])
             for f in window:
                 index, params, seed = running.pop(f)
+                while todo and len(running) < slots():  # before fetching this result: the worker is idle
+                    window.add(submit())
                 try:
                     rec = f.result()
                 except Exception as e:  # KilledWorker: the trial took down allowed-failures + 1 workers
                     rec = _lost_record(index, params, seed, e)
                 finished(rec)
                 bar.update(log_line(rec) if log_line is not None else None)
-                while todo and len(running) < _slots(c):
-                    window.add(submit())
         except BaseException:  # Ctrl-C or an error in finished(): stop the running trials
             c.cancel(list(running) + [data_f])
             raise

@@ -260,12 +260,12 @@ def test_results_file_tolerates_only_a_partial_last_line(tmp_path):
         tune.load_results(path)
 
 
-def test_without_dask_the_cli_says_how_to_get_it(monkeypatch, capsys):
+def test_without_dask_the_cli_says_how_to_get_it(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     monkeypatch.delitem(sys.modules, "pybp._tune_dask", raising=False)
     monkeypatch.delattr(pybp, "_tune_dask", raising=False)  # `from . import _tune_dask` looks here first
     from pybp.cli import main
-    assert main(["tune", "--trials", "1"]) == 2
+    assert main(["tune", "--trials", "1", "--out", str(tmp_path / "r.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "Dask distributed" in err and "pip install 'pybp-kernels[distributed]'" in err
     with pytest.raises(ImportError, match=r"pybp-kernels\[distributed\]"):
