@@ -134,6 +134,9 @@ def _put_data(c, data):
     with warnings.catch_warnings():  # sent once on purpose; the size warning is about repeating it per task
         warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
         f = c.submit(_identity, data, pure=False, key=f"pybp-data-{tokenize(data)}")
+    distributed.wait(f)  # replicate is a separate message that could reach the scheduler before the task
+    if f.status != "finished":
+        f.result()  # raises why (e.g. the scheduler cannot unpickle it: pybp missing there)
     c.replicate([f])
     return f
 

@@ -4,6 +4,7 @@ Tiny nets and synthetic data keep each trial at milliseconds; the cluster tests 
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -12,16 +13,15 @@ import sys
 import time
 from dataclasses import dataclass
 
+import dask
+import distributed  # the test extra installs it: a missing install must fail here, not skip
 import numpy as np
 import pytest
 
 import pybp
-from pybp import tune
+from pybp import _tune_dask, tune
 from pybp._tune_store import ResultsFile, encode, read_results
 from pybp._tune_train import holdout
-
-import dask
-import distributed  # noqa: E402  (the test extra installs it; a missing install must fail, not skip)
 
 # No filterwarnings entries: pyproject turns warnings into errors, and no Dask warning reaches this process in
 # these tests (worker deaths and restarts are logged, not warned; the cluster's dashboard uses a free port).
@@ -152,6 +152,14 @@ def test_distributed_equals_sequential_and_pins_threads(client, tmp_path, deadli
     assert set(threads.values()) == {1}, threads
     blas = client.run(lambda: [p["num_threads"] for p in __import__("threadpoolctl").threadpool_info()])
     assert all(n == 1 for v in blas.values() for n in v), blas
+
+
+def test_dashboard_line_names_the_link_or_what_is_missing(client):
+    line = _tune_dask.dashboard_line(client)
+    if importlib.util.find_spec("bokeh") is None:
+        assert line == "Dask dashboard: not available (the scheduler needs bokeh>=3.1: pip install bokeh)"
+    else:
+        assert line == f"Dask dashboard: {client.dashboard_link}"
 
 
 def test_resume_runs_only_missing_trials(client, tmp_path, deadline):
