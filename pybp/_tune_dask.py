@@ -86,8 +86,10 @@ def open_client(client=None, scheduler=None, workers=None, dashboard_address=":8
         with Client(scheduler) as c:
             yield c
         return
-    n = int(workers) if workers else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-        else (os.cpu_count() or 1)
+    if workers is not None:
+        n = int(workers)
+    else:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if n < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=dashboard_address) \

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._tune_store import ResultsFile, encode, load_results
-from ._tune_train import MultiLayerTrial
+from ._tune_train import MultiLayerTrial, holdout
 
-__all__ = ["LogUniform", "Uniform", "Choice", "log_uniform", "uniform", "choice", "MultiLayerTrial",
+__all__ = ["LogUniform", "Uniform", "Choice", "log_uniform", "uniform", "choice", "MultiLayerTrial", "holdout",
            "trial_seeds", "sample_params", "run_trial", "random_search", "best", "score", "load_results",
            "DISTRIBUTED_HINT"]
 
@@ -192,6 +192,7 @@ def random_search(objective, space, n_trials, *, data=None, seed=0, out=None, cl
     progress: a progress bar over trials (tqdm when installed). log_line(record) -> str or None: a line to print
         per finished trial. on_client(client): called once the cluster is up (e.g. to print the dashboard).
     Ctrl-C cancels the running trials and re-raises KeyboardInterrupt; the file keeps every finished trial.
+    An embedded cluster starts worker processes with "spawn": call this under `if __name__ == "__main__":`.
     """
     _check_space(space)
     n_trials = int(n_trials)
