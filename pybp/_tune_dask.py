@@ -47,6 +47,10 @@ class PinThreads(WorkerPlugin):
 
 
 def _remote_trial(objective, params, data, seed, index):
+    # Again here: pybp's thread count (OpenMP's, and Numba's) belongs to the calling thread, and trials run in
+    # the worker's executor thread, not in the thread that ran PinThreads.setup (measured: 2 there after 1 here).
+    import pybp
+    pybp.set_num_threads(1)
     rec = run_trial(objective, params, data, seed, index)
     rec["worker"] = distributed.get_worker().address
     return rec
