@@ -168,7 +168,7 @@ def run(args) -> int:
                                      retry_failed=args.retry_failed, progress=not args.no_progress,
                                      log_line=None if args.quiet else trial_line, on_client=on_client)
     except KeyboardInterrupt:
-        done = len(tune.load_results(args.out))
+        done = len(tune.load_results(args.out)) if os.path.exists(args.out) else 0
         print(f"\ninterrupted: {done} finished trial(s) are in {args.out}; run the same command to resume",
               file=sys.stderr)
         return 130
