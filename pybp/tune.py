@@ -180,7 +180,7 @@ def random_search(objective, space, n_trials, *, data=None, seed=0, out=None, cl
 
     objective(params, data, seed) -> dict: one trial (see the module docstring); must be picklable.
     space: dict name -> log_uniform(...) / uniform(...) / choice(...).
-    data: anything picklable (e.g. a dict of arrays), scattered to every worker once.
+    data: anything picklable (e.g. a dict of arrays), sent once and kept by every worker (not once per task).
     out: JSONL file; records are appended as trials finish (flushed and fsync'ed) and trials already in it are
         skipped (resume); `retry_failed` reruns failed ones. The file must come from the same search (seed,
         space, objective, config), else ValueError.
