@@ -50,6 +50,19 @@ def load1():
     return os.getloadavg()[0]
 
 
+def _cpu_s():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_seconds(client):
+    """CPU seconds used so far by this process (client, and the embedded scheduler) plus every worker process:
+    unlike wall time, barely moved by what other jobs run on the machine."""
+    here = _cpu_s()
+    return here + (sum(client.run(_cpu_s).values()) if client is not None else 0.0)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=12)
@@ -74,6 +87,8 @@ def main(argv=None):
         clusters[n] = (cl, c)
     contenders = {"plain loop": plain_loop, "1 worker": on_dask(clusters[1][1]), "2 workers": on_dask(clusters[2][1])}
     times = {k: [] for k in contenders}
+    cpu = {k: [] for k in contenders}
+    owners = {"plain loop": None, "1 worker": clusters[1][1], "2 workers": clusters[2][1]}
     loads = []
     try:
         for r in range(args.rounds):
@@ -81,17 +96,19 @@ def main(argv=None):
             want = None
             for name, run in contenders.items():
                 loads.append(load1())
+                c0 = cpu_seconds(owners[name])
                 t0 = time.perf_counter()
                 recs = run(objective, data, args.trials, seed)
                 times[name].append(time.perf_counter() - t0)
+                cpu[name].append(cpu_seconds(owners[name]) - c0)
                 loads.append(load1())
                 got = [(rec["trial"], rec["status"], rec.get("result")) for rec in recs]
                 if want is None:
                     want = got
                 elif got != want:  # same trials, same results, wherever they ran
                     raise SystemExit(f"benchmark result check failed: {name} differs from the plain loop")
-                print(f"round {r + 1}: {name:>10}: {times[name][-1]:6.2f} s for {args.trials} trials "
-                      f"(load {loads[-2]:.1f} -> {loads[-1]:.1f})", flush=True)
+                print(f"round {r + 1}: {name:>10}: {times[name][-1]:6.2f} s for {args.trials} trials, "
+                      f"{cpu[name][-1]:6.2f} CPU s (load {loads[-2]:.1f} -> {loads[-1]:.1f})", flush=True)
     finally:
         for cl, c in clusters.values():
             c.close()
@@ -102,11 +119,15 @@ def main(argv=None):
     overhead = (med["1 worker"] - med["plain loop"]) / args.trials
     pairs = [(a - b) / b for a, b in zip(times["1 worker"], times["plain loop"])]
     speedups = [a / b for a, b in zip(times["1 worker"], times["2 workers"])]
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
+    cpu_over = [(a - b) / b for a, b in zip(cpu["1 worker"], cpu["plain loop"])]
     rows = []
     for k, v in times.items():
         rows.append({"run": k, "median s": f"{med[k]:.2f}", "range s": f"{min(v):.2f}-{max(v):.2f}",
                      "trials/min": f"{60 * args.trials / med[k]:.1f}",
-                     "vs plain loop": f"{med['plain loop'] / med[k]:.2f}x"})
+                     "vs plain loop": f"{med['plain loop'] / med[k]:.2f}x",
+                     "CPU s (median, range)": f"{cmed[k]:.2f} ({min(cpu[k]):.2f}-{max(cpu[k]):.2f})",
+                     "CPU vs plain loop": f"{100 * (cmed[k] - cmed['plain loop']) / cmed['plain loop']:+.1f}%"})
     meta = {**common.header(), "load_1min": f"{min(loads):.1f}-{max(loads):.1f}",
             "distributed": distributed.__version__, "backend": pybp.get_backend()}
     notes = (f"{args.trials} book trials per run (MultiLayerNet 6x100 f64, 400/100 images, {args.epochs} epochs, "
@@ -117,11 +138,14 @@ def main(argv=None):
              f"{med['1 worker'] / med['2 workers']:.2f}x the trials per minute (per round "
              f"{min(speedups):.2f}-{max(speedups):.2f}x). Cluster start-up, not in the times: "
              f"{startup[1]:.1f} s (1 worker), {startup[2]:.1f} s (2 workers). Load average sampled around each run: "
-             f"{min(loads):.1f}-{max(loads):.1f} (other jobs shared this 2-core machine).")
-    raw = {"times_s": times, "loads": loads, "startup_s": startup, "trials": args.trials, "epochs": args.epochs,
+             f"{min(loads):.1f}-{max(loads):.1f} (other jobs shared this 2-core machine). CPU time of this process "
+             f"(client + embedded scheduler) and all workers, 1 worker vs plain loop, per round: "
+             f"{min(cpu_over) * 100:+.1f}% to {max(cpu_over) * 100:+.1f}%.")
+    raw = {"times_s": times, "cpu_s": cpu, "loads": loads, "startup_s": startup, "trials": args.trials, "epochs": args.epochs,
            "overhead_per_trial_s": overhead, "plain_trial_s": per_trial,
            "speedup_2_vs_1": med["1 worker"] / med["2 workers"]}
-    columns = ["run", "median s", "range s", "trials/min", "vs plain loop"]
+    columns = ["run", "median s", "range s", "trials/min", "vs plain loop", "CPU s (median, range)",
+               "CPU vs plain loop"]
     if args.no_write:
         print(notes)
         for row in rows:
