@@ -18,6 +18,7 @@ import sys
 import time
 
 from ._cli_args import CliError, Parser, int_in, output_file, positive_float, write_output
+from . import _tune_cli
 
 BACKEND_CHOICES = ("cpp", "numba", "numpy")
 MNIST_TRAIN, MNIST_TEST = 60000, 10000
@@ -257,6 +258,7 @@ register("info", "backend, ISA path, threads, versions", add_backend_flag, run_i
 register("bench", "quick kernel benchmark (pybp bench --help for options)", None, run_bench, raw_argv=True)
 register("plot-optimizers", "optimizer paths on x^2/20 + y^2 (book ch. 6) as images", configure_plot_optimizers,
          run_plot_optimizers)
+register("tune", _tune_cli.HELP, _tune_cli.configure, _tune_cli.run)  # imports dask only when it runs
 
 
 # --- entry point -----------------------------------------------------------------------------------------------

@@ -1,0 +1,159 @@
+"""pybp tune on Dask: trials per minute with 1 and 2 worker processes, and the scheduling overhead per trial
+against the same trials in a plain loop in this process.
+
+The trials are the book's (MultiLayerTrial defaults: 6x100 net, float64, 400 training / 100 validation MNIST
+images, SGD), with --epochs per trial (book: 50). Each round runs the same trials (same seeds) three ways, in
+turn: a plain loop here (one kernel thread, one BLAS thread, as the workers have), random_search on an embedded
+1-worker cluster and on a 2-worker cluster; both clusters are started before the first round (their start-up is
+reported separately). Medians and ranges over the rounds; the load average is sampled around each run.
+
+    python bench/bench_tune.py [--trials 12] [--epochs 50] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+import pybp  # noqa: E402
+from pybp import tune  # noqa: E402
+from pybp._tune_train import holdout  # noqa: E402
+
+SPACE = {"lr": tune.log_uniform(1e-6, 1e-2), "weight_decay": tune.log_uniform(1e-8, 1e-4)}
+
+
+def book_data():
+    (x, t), _ = pybp.load_mnist(normalize=True)
+    return holdout(x[:500], t[:500], 0.2, seed=0)  # float32, as pybp tune ships it
+
+
+def plain_loop(objective, data, n, seed):
+    out = []
+    for i in range(n):
+        _, train_seed = tune.trial_seeds(seed, i)
+        out.append(tune.run_trial(objective, tune.sample_params(SPACE, seed, i), data, train_seed, i))
+    return out
+
+
+def on_dask(client):
+    def run(objective, data, n, seed):
+        return tune.random_search(objective, SPACE, n, data=data, seed=seed, client=client, progress=False)
+    return run
+
+
+def load1():
+    return os.getloadavg()[0]
+
+
+def _cpu_s():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_seconds(client):
+    """CPU seconds used so far by this process (client, and the embedded scheduler) plus every worker process:
+    unlike wall time, barely moved by what other jobs run on the machine."""
+    here = _cpu_s()
+    return here + (sum(client.run(_cpu_s).values()) if client is not None else 0.0)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--no-write", action="store_true", help="print only; do not write bench/results/tune.*")
+    args = ap.parse_args(argv)
+    import distributed
+    from threadpoolctl import threadpool_limits
+
+    pybp.set_num_threads(1)  # the plain loop gets what each worker gets
+    threadpool_limits(limits=1)
+    objective = tune.MultiLayerTrial(epochs=args.epochs)
+    data = book_data()
+    clusters, startup = {}, {}
+    for n in (1, 2):
+        t0 = time.perf_counter()
+        cl = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+        c = distributed.Client(cl)
+        c.wait_for_workers(n)
+        startup[n] = time.perf_counter() - t0
+        clusters[n] = (cl, c)
+    contenders = {"plain loop": plain_loop, "1 worker": on_dask(clusters[1][1]), "2 workers": on_dask(clusters[2][1])}
+    times = {k: [] for k in contenders}
+    cpu = {k: [] for k in contenders}
+    owners = {"plain loop": None, "1 worker": clusters[1][1], "2 workers": clusters[2][1]}
+    loads = []
+    try:
+        for r in range(args.rounds):
+            seed = 1000 + r
+            want = None
+            for name, run in contenders.items():
+                loads.append(load1())
+                c0 = cpu_seconds(owners[name])
+                t0 = time.perf_counter()
+                recs = run(objective, data, args.trials, seed)
+                times[name].append(time.perf_counter() - t0)
+                cpu[name].append(cpu_seconds(owners[name]) - c0)
+                loads.append(load1())
+                got = [(rec["trial"], rec["status"], rec.get("result")) for rec in recs]
+                if want is None:
+                    want = got
+                elif got != want:  # same trials, same results, wherever they ran
+                    raise SystemExit(f"benchmark result check failed: {name} differs from the plain loop")
+                print(f"round {r + 1}: {name:>10}: {times[name][-1]:6.2f} s for {args.trials} trials, "
+                      f"{cpu[name][-1]:6.2f} CPU s (load {loads[-2]:.1f} -> {loads[-1]:.1f})", flush=True)
+    finally:
+        for cl, c in clusters.values():
+            c.close()
+            cl.close()
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    per_trial = med["plain loop"] / args.trials
+    overhead = (med["1 worker"] - med["plain loop"]) / args.trials
+    pairs = [(a - b) / b for a, b in zip(times["1 worker"], times["plain loop"])]
+    speedups = [a / b for a, b in zip(times["1 worker"], times["2 workers"])]
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
+    cpu_over = [(a - b) / b for a, b in zip(cpu["1 worker"], cpu["plain loop"])]
+    rows = []
+    for k, v in times.items():
+        rows.append({"run": k, "median s": f"{med[k]:.2f}", "range s": f"{min(v):.2f}-{max(v):.2f}",
+                     "trials/min": f"{60 * args.trials / med[k]:.1f}",
+                     "vs plain loop": f"{med['plain loop'] / med[k]:.2f}x",
+                     "CPU s (median, range)": f"{cmed[k]:.2f} ({min(cpu[k]):.2f}-{max(cpu[k]):.2f})",
+                     "CPU vs plain loop": f"{100 * (cmed[k] - cmed['plain loop']) / cmed['plain loop']:+.1f}%"})
+    meta = {**common.header(), "load_1min": f"{min(loads):.1f}-{max(loads):.1f}",
+            "distributed": distributed.__version__, "backend": pybp.get_backend()}
+    notes = (f"{args.trials} book trials per run (MultiLayerNet 6x100 f64, 400/100 images, {args.epochs} epochs, "
+             f"SGD), {args.rounds} interleaved rounds, same seeds in every run, results checked equal. "
+             f"Plain-loop trial {per_trial * 1000:.0f} ms. Dask overhead per trial (1 worker minus plain loop, "
+             f"medians): {overhead * 1000:+.1f} ms = {100 * overhead / per_trial:+.1f}% "
+             f"(per round {min(pairs) * 100:+.1f}% to {max(pairs) * 100:+.1f}%); second worker: "
+             f"{med['1 worker'] / med['2 workers']:.2f}x the trials per minute (per round "
+             f"{min(speedups):.2f}-{max(speedups):.2f}x). Cluster start-up, not in the times: "
+             f"{startup[1]:.1f} s (1 worker), {startup[2]:.1f} s (2 workers). Load average sampled around each run: "
+             f"{min(loads):.1f}-{max(loads):.1f} (other jobs shared this 2-core machine). CPU time of this process "
+             f"(client + embedded scheduler) and all workers, 1 worker vs plain loop, per round: "
+             f"{min(cpu_over) * 100:+.1f}% to {max(cpu_over) * 100:+.1f}%.")
+    raw = {"times_s": times, "cpu_s": cpu, "loads": loads, "startup_s": startup, "trials": args.trials, "epochs": args.epochs,
+           "overhead_per_trial_s": overhead, "plain_trial_s": per_trial,
+           "speedup_2_vs_1": med["1 worker"] / med["2 workers"]}
+    columns = ["run", "median s", "range s", "trials/min", "vs plain loop", "CPU s (median, range)",
+               "CPU vs plain loop"]
+    if args.no_write:
+        print(notes)
+        for row in rows:
+            print(row)
+        return 0
+    print(common.write_report("tune", "pybp tune: trials per minute on Dask", columns, rows, meta, notes, raw))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""`pybp tune`: the book's ch. 6.5 random search (defaults), its result table and figure.
+
+    pybp tune                                   # 100 trials, 6x100 net, 500 MNIST images, 50 epochs, 2 workers
+    pybp tune --scheduler tcp://host:8786       # the same search on a running Dask cluster
+    pybp tune --full --hidden 100 100 --epochs 10 --trials 40 --plot best.png
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+BOOK_HIDDEN = [100] * 6
+
+
+HELP = "random hyper-parameter search on Dask (defaults: the book's ch. 6.5)"
+
+
+def configure(p):
+    """The flags of `pybp tune` (registered in pybp/cli.py)."""
+    p.description = ("Random search over SGD learning rate and weight decay as in the book's "
+                     "ch06/hyperparameter_optimization.py, trials run as Dask tasks.")
+    p.add_argument("--trials", type=int, default=100, help="number of trials (default 100)")
+    p.add_argument("--epochs", type=int, default=50, help="epochs per trial (default 50)")
+    p.add_argument("--full", action="store_true", help="all 60,000 training images instead of the first --limit")
+    p.add_argument("--limit", type=int, default=500, help="training images before the split (default 500)")
+    p.add_argument("--val-rate", type=float, default=0.2, help="share held out for validation (default 0.2)")
+    p.add_argument("--hidden", type=int, nargs="+", default=BOOK_HIDDEN, help="hidden sizes (default 6 x 100)")
+    p.add_argument("--batch", type=int, default=100)
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    p.add_argument("--lr", type=float, nargs=2, default=[1e-6, 1e-2], metavar=("LOW", "HIGH"),
+                   help="log-uniform range of the learning rate (default 1e-6 1e-2)")
+    p.add_argument("--weight-decay", type=float, nargs=2, default=[1e-8, 1e-4], metavar=("LOW", "HIGH"),
+                   help="log-uniform range of weight_decay_lambda (default 1e-8 1e-4)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="worker processes of the embedded cluster "
+                                                                 "(default: one per core)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS", help="use a running Dask scheduler, "
+                                                                            "e.g. tcp://host:8786")
+    p.add_argument("--out", default="results.jsonl", help="JSONL results; rerunning resumes (default "
+                                                          "results.jsonl)")
+    p.add_argument("--retry-failed", action="store_true", help="rerun trials recorded as failed")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and of every trial (default 0)")
+    p.add_argument("--top", type=int, default=20, help="rows of the result table (default 20)")
+    p.add_argument("--plot", default=None, metavar="OUT.png", help="the book's figure: the 20 best validation "
+                                                                   "curves, train dashed")
+    p.add_argument("--backend", choices=["cpp", "numba", "numpy"], default=None)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no line per trial")
+
+
+def _fmt(v):
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+def params_text(params):
+    """'lr: 0.00123, weight decay: 4.56e-07' (the book's wording)."""
+    return ", ".join(f"{k.replace('_', ' ')}: {_fmt(v)}" for k, v in params.items())
+
+
+def trial_line(rec):
+    if rec["status"] != "ok":
+        return f"trial {rec['trial']}: FAILED ({rec['error'].splitlines()[0]}) | {params_text(rec['params'])}"
+    where = f" ({rec['wall_s']:.1f} s, {rec.get('worker') or rec.get('host')})"
+    return f"trial {rec['trial']}: val acc: {rec['result']['val_acc'][-1]:.4f} | {params_text(rec['params'])}{where}"
+
+
+def result_table(records, top):
+    from .tune import best
+    lines = ["=========== Hyper-Parameter Optimization Result ==========="]
+    for i, rec in enumerate(best(records, top), start=1):
+        lines.append(f"Best-{i} (val acc: {rec['result']['val_acc'][-1]:.4f}) | {params_text(rec['params'])}")
+    return "\n".join(lines)
+
+
+def plot_best(records, path, n=20, cols=5):
+    """The book's figure: the `n` best trials' validation accuracy per epoch, train accuracy dashed."""
+    from .plot import _plt
+    from .tune import best
+    plt = _plt()
+    top = best(records, n)
+    rows = max(1, math.ceil(len(top) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.2 * rows), squeeze=False, sharey=True)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(top):
+            ax.axis("off")
+            continue
+        res = top[i]["result"]
+        marker = "o" if len(res["val_acc"]) < 3 else None  # a one-epoch curve is a point
+        ax.plot(res["val_acc"], marker=marker, label="validation")
+        ax.plot(res["train_acc"], "--", marker=marker, label="train")
+        ax.set_ylim(0.0, 1.0)
+        ax.set_xticks([])
+        ax.set_title(f"Best-{i + 1}", fontsize=9)
+    if top:
+        fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="upper right", ncol=2, fontsize=8)
+    fig.suptitle("random search: the best validation accuracy curves per epoch", x=0.02, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _data(args):
+    """The book's data: the first --limit (or all) MNIST training images, --val-rate of them held out. Kept in
+    float32 as load_mnist gives it (half the bytes to ship); each trial casts it to its net's dtype once."""
+    from ._tune_train import holdout
+    from .datasets import MnistNotFoundError, load_mnist
+    try:
+        (x, t), _ = load_mnist(normalize=True, flatten=True)
+    except MnistNotFoundError as e:
+        print(f"pybp tune: {e}", file=sys.stderr)
+        raise SystemExit(2)
+    if not args.full:
+        x, t = x[: args.limit], t[: args.limit]
+    return holdout(x, t, args.val_rate, args.seed)
+
+
+def run(args) -> int:
+    try:
+        from . import _tune_dask  # noqa: F401  (fail before loading data when Dask is missing)
+    except ImportError as e:
+        print(f"pybp tune: {e}", file=sys.stderr)
+        return 2
+    import pybp
+    from . import tune
+    from ._tune_store import read_results
+    if args.backend:
+        pybp.set_backend(args.backend)
+    try:
+        trial = tune.MultiLayerTrial(hidden=tuple(args.hidden), epochs=args.epochs, batch=args.batch,
+                                     dtype=args.dtype)
+        space = {"lr": tune.log_uniform(*args.lr), "weight_decay": tune.log_uniform(*args.weight_decay)}
+    except ValueError as e:
+        print(f"pybp tune: {e}", file=sys.stderr)
+        return 2
+    data = _data(args)
+    n_tr, n_val = len(data["x_train"]), len(data["x_val"])
+    print(f"pybp tune: {args.trials} trials of MultiLayerNet 784-{'-'.join(map(str, args.hidden))}-10 "
+          f"({args.dtype}), SGD, {args.epochs} epochs, batch {args.batch}, {n_tr} training / {n_val} validation "
+          f"images; lr 10^U({math.log10(args.lr[0]):g}, {math.log10(args.lr[1]):g}), weight decay "
+          f"10^U({math.log10(args.weight_decay[0]):g}, {math.log10(args.weight_decay[1]):g}); seed {args.seed}; "
+          f"results -> {args.out} | backend {pybp.get_backend()}", flush=True)
+
+    def on_client(client):
+        n = len(client.scheduler_info().get("workers", {}))
+        where = args.scheduler or "embedded LocalCluster"
+        print(f"Dask: {where}, {n} worker(s)", flush=True)
+        line = _tune_dask.dashboard_line(client)
+        if line:
+            print(line, flush=True)
+
+    if os.path.exists(args.out):
+        try:
+            old, dropped = read_results(args.out)
+        except ValueError as e:
+            print(f"pybp tune: {e}", file=sys.stderr)
+            return 2
+        print(f"resuming: {len(old)} trial(s) already in {args.out}"
+              + (f"; dropping an incomplete last line ({dropped} bytes) left by an interrupted run" if dropped
+                 else ""), flush=True)
+    config = {"full": args.full, "limit": None if args.full else args.limit, "val_rate": args.val_rate}
+    t0 = time.perf_counter()
+    try:
+        records = tune.random_search(trial, space, args.trials, data=data, seed=args.seed, out=args.out,
+                                     scheduler=args.scheduler, workers=args.workers, config=config,
+                                     retry_failed=args.retry_failed, progress=not args.no_progress,
+                                     log_line=None if args.quiet else trial_line, on_client=on_client)
+    except KeyboardInterrupt:
+        done = len(tune.load_results(args.out)) if os.path.exists(args.out) else 0
+        print(f"\ninterrupted: {done} finished trial(s) are in {args.out}; run the same command to resume",
+              file=sys.stderr)
+        return 130
+    except ValueError as e:  # e.g. --out holds another search
+        print(f"pybp tune: {e}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - t0
+    failed = sum(r["status"] != "ok" for r in records)
+    print(result_table(records, args.top))
+    print(f"{len(records)} trials ({failed} failed) in {args.out}; {wall:.1f} s for this run")
+    if args.plot:
+        plot_best(records, args.plot)
+        print(f"saved the {min(20, len(records) - failed)} best curves to {args.plot}")
+    return 0 if failed < len(records) or not records else 1

@@ -1,0 +1,223 @@
+"""Dask distributed side of pybp.tune: the cluster, the per-worker thread pinning, the task loop.
+
+Importing this module without Dask raises ImportError with the install hint.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import warnings
+
+try:
+    import distributed
+    from dask.base import tokenize
+    from distributed import Client, LocalCluster, as_completed
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError as e:  # the extra is optional
+    from .tune import DISTRIBUTED_HINT
+    raise ImportError(f"pybp.tune runs trials on Dask distributed, which is not installed ({e}): "
+                      f"{DISTRIBUTED_HINT}") from e
+
+from .tune import run_trial
+
+
+class PinThreads(WorkerPlugin):
+    """One kernel thread and one BLAS thread per worker process (trials run side by side, one per core; two
+    thread pools per process would fight over the cores), and the client's pybp backend where it loads."""
+
+    name = "pybp-pin-threads"
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    def setup(self, worker):
+        import pybp
+        try:
+            pybp.set_backend(self.backend)
+        except ImportError:  # keep the worker's default; each record names the backend it used
+            pass
+        pybp.set_num_threads(1)
+        _undo_malloc_trim()
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # the nanny already set OMP/OPENBLAS/MKL_NUM_THREADS=1 for local workers
+            return
+        self._limits = threadpool_limits(limits=1)
+
+
+def _undo_malloc_trim():
+    """Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's adaptive mmap
+    threshold: every array above 128 KiB is then mmap'ed and unmapped again, and a book trial (fresh 100x784 and
+    100x100 arrays each step) ran 1.7-2.0x slower in a worker than in a plain loop (and in a process started with
+    that variable). Give glibc back its steady-state thresholds (mmap 32 MiB, trim 64 MiB)."""
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 64 << 20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc: nothing to undo
+        pass
+
+
+def _remote_trial(objective, params, data, seed, index):
+    # Again here: pybp's thread count (OpenMP's, and Numba's) belongs to the calling thread, and trials run in
+    # the worker's executor thread, not in the thread that ran PinThreads.setup (measured: 2 there after 1 here).
+    import pybp
+    pybp.set_num_threads(1)
+    rec = run_trial(objective, params, data, seed, index)
+    rec["worker"] = distributed.get_worker().address
+    return rec
+
+
+def _lost_record(index, params, seed, exc):
+    """The record of a trial whose task itself failed (its workers kept dying, or its data was lost)."""
+    return {"trial": index, "status": "failed", "params": params, "seed": seed, "error": f"{type(exc).__name__}: "
+            f"{exc}", "wall_s": None, "host": None, "pid": None, "backend": None, "worker": None}
+
+
+def dashboard_line(client):
+    """'Dask dashboard: URL' when the scheduler serves one, a hint when it lacks bokeh, None without a dashboard."""
+    try:
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
+        has_bokeh = client.run_on_scheduler(_has_bokeh)
+    except Exception:  # diagnostics only: never let them stop a search
+        return None
+    if not has_bokeh:
+        return "Dask dashboard: not available (the scheduler needs bokeh>=3.1: pip install bokeh)"
+    return f"Dask dashboard: {client.dashboard_link}"
+
+
+def _has_bokeh():
+    import importlib.util
+    return importlib.util.find_spec("bokeh") is not None
+
+
+@contextlib.contextmanager
+def open_client(client=None, scheduler=None, workers=None, dashboard_address=":8787"):
+    """The given client, a client of `scheduler`, or an embedded LocalCluster of `workers` one-thread processes."""
+    if client is not None:
+        yield client
+        return
+    if scheduler is not None:
+        with Client(scheduler) as c:
+            yield c
+        return
+    if workers is not None:
+        n = int(workers)
+    else:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if n < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=dashboard_address) \
+            as cluster, Client(cluster) as c:
+        yield c
+
+
+class _Progress:
+    """tqdm over trials when installed; otherwise lines are prefixed with a [done/total] counter."""
+
+    def __init__(self, total, initial, enabled):
+        self.n, self.total, self.bar = initial, total, None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=total, initial=initial, desc="trials", unit="trial", dynamic_ncols=True)
+            except ImportError:
+                pass
+
+    def update(self, line):
+        self.n += 1
+        if self.bar is not None:
+            if line:
+                self.bar.write(line)
+            self.bar.update(1)
+        elif line:
+            print(f"[{self.n}/{self.total}] {line}", flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _identity(x):
+    return x
+
+
+def _put_data(c, data):
+    """The training data, sent once and copied to every worker (as scatter(broadcast=True) would), but as a task
+    result: scattered data dies with its last holder, and with it every pending trial (seen on a one-worker
+    cluster), while the scheduler recomputes a lost task result. Copied to all workers up front because the
+    scheduler otherwise keeps trials next to the one copy when the data is large (seen with --full: both
+    trials on one of two workers)."""
+    with warnings.catch_warnings():  # sent once on purpose; the size warning is about repeating it per task
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        f = c.submit(_identity, data, pure=False, key=f"pybp-data-{tokenize(data)}")
+    distributed.wait(f)  # replicate is a separate message that could reach the scheduler before the task
+    if f.status != "finished":
+        f.result()  # raises why (e.g. the scheduler cannot unpickle it: pybp missing there)
+    c.replicate([f])
+    return f
+
+
+class _Slots:
+    """Trials to keep in flight: one per worker thread (at least one while there are no workers yet), asked of
+    the scheduler at most once a second (each question is a round trip the next trial would wait for)."""
+
+    def __init__(self, client):
+        self.client, self.when, self.n = client, -1.0, 1
+
+    def __call__(self):
+        now = time.monotonic()
+        if now - self.when > 1.0:
+            self.when, self.n = now, max(1, sum(self.client.nthreads().values()))
+        return self.n
+
+
+def run_tasks(objective, tasks, data, finished, *, client, scheduler, workers, retries, total, initial, progress,
+              log_line, dashboard_address, on_client):
+    """Run one task per (index, params, seed) in `tasks`; call finished(record) as each one completes.
+
+    Only one trial per worker thread is submitted at a time (the next when one finishes): Dask blames every task
+    *processing* on a worker that dies, queued ones included, so trials sent ahead would be counted as killers
+    with the trial that ran the worker out of memory, and fail with it after allowed-failures deaths."""
+    import pybp
+    with open_client(client, scheduler, workers, dashboard_address) as c:
+        c.register_plugin(PinThreads(pybp.get_backend()), name=PinThreads.name)
+        if on_client is not None:
+            on_client(c)
+        data_f = _put_data(c, data)
+        todo = list(reversed(tasks))
+        running = {}
+
+        def submit():
+            index, params, seed = task = todo.pop()
+            f = c.submit(_remote_trial, objective, params, data_f, seed, index, retries=retries, pure=False,
+                         key=f"pybp-trial-{index}-{tokenize(objective, params, seed)}")
+            running[f] = task
+            return f
+
+        bar = _Progress(total, initial, progress)
+        try:
+            slots = _Slots(c)
+            window = as_completed([submit() for _ in range(min(slots(), len(todo)))])
+            for f in window:
+                index, params, seed = running.pop(f)
+                while todo and len(running) < slots():  # before fetching this result: the worker is idle
+                    window.add(submit())
+                try:
+                    rec = f.result()
+                except Exception as e:  # KilledWorker: the trial took down allowed-failures + 1 workers
+                    rec = _lost_record(index, params, seed, e)
+                finished(rec)
+                bar.update(log_line(rec) if log_line is not None else None)
+        except BaseException:  # Ctrl-C or an error in finished(): stop the running trials
+            c.cancel(list(running) + [data_f])
+            raise
+        finally:
+            bar.close()
+            sys.stdout.flush()
