@@ -40,6 +40,20 @@ def dtype(request):
     return np.dtype(request.param)
 
 
+@pytest.fixture(params=["generic", "avx2"])
+def isa(request):
+    """An ISA path of the C++ backend, skipped where this build lacks it (non-x86) or the CPU cannot run it."""
+    from pybp import _core
+    prev = _core.active_isa()
+    try:
+        _core.set_isa(request.param)  # ValueError says which: not built, or not supported by this CPU
+    except ValueError as e:
+        pytest.skip(str(e))
+    finally:
+        _core.set_isa(prev)
+    return request.param
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -61,7 +61,6 @@ def test_book_formulas_by_hand(backend):
     np.testing.assert_allclose(w, [1.0 - 0.001, -2.0 - 0.001], rtol=1e-6)
 
 
-@pytest.mark.parametrize("isa", ["generic", "avx2"])
 def test_cpp_isa_paths_bit_identical(dtype, rng, isa):
     p0 = rng.standard_normal(1001).astype(dtype)
     g = rng.standard_normal(1001).astype(dtype)
