@@ -34,7 +34,7 @@ so=$(ls "$build"/_core*.so)
 file "$so"
 
 if [ "$mode" = aarch64 ]; then
-  file "$so" | grep -q 'ARM aarch64' || { echo "not an aarch64 object: $so"; exit 1; }
+  [[ $(file "$so") == *"ARM aarch64"* ]] || { echo "not an aarch64 object: $so"; exit 1; }
   # Every symbol left to the loader must be versioned (glibc, libstdc++, libgcc, libgomp) or Python's own: a kernel
   # that only the x86 build defines would show up here as an unversioned undefined symbol.
   unresolved=$(aarch64-linux-gnu-nm -D --undefined-only "$so" | awk '$1 == "U" {print $2}' | grep -v '@' |
