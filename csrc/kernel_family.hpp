@@ -4,6 +4,7 @@
 // #include "kernel_instances.inc". The public entry points (dispatch.cpp) pick an ISA build at run time.
 #pragma once
 
+#include "compiler.hpp"  // PYBP_ALWAYS_INLINE, PYBP_UNROLL, ...: attributes and pragmas per compiler
 #include "cpu.hpp"
 #include "kernels.hpp"
 
