@@ -34,6 +34,8 @@ void init_runtime(py::module_& m) {
         pybp::Isa isa;
         if (!pybp::parse_isa(name.c_str(), &isa))
             raise_value("set_isa: unknown ISA path '" + name + "', expected one of 'generic', 'avx2'");
+        if (!PYBP_BUILD_AVX2 && isa == pybp::Isa::avx2)
+            raise_value("set_isa: the 'avx2' path is not built into this extension (x86-64 only)");
         if (!pybp::set_isa(isa))
             raise_value("set_isa: this CPU cannot run the '" + name + "' path (best: " +
                         pybp::isa_name(pybp::detect_isa()) + ")");
@@ -63,6 +65,8 @@ void init_runtime(py::module_& m) {
         "clang " __clang_version__
 #elif defined(__GNUC__)
         "gcc " __VERSION__
+#elif defined(_MSC_VER)
+        "msvc " + std::to_string(_MSC_FULL_VER)
 #else
         "unknown"
 #endif

@@ -14,9 +14,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "compiler.hpp"
+
 #if PYBP_HAVE_OPENMP
 #include <omp.h>
-#define PYBP_PRAGMA(x) _Pragma(#x)
+#define PYBP_PRAGMA(x) PYBP_DO_PRAGMA(x)
 #else
 #define PYBP_PRAGMA(x)
 #endif
@@ -49,10 +51,15 @@ template <class T> struct Tile {
 // MC x KC A block in L2, the KC x NC B block in L3.
 template <class T> struct Blk {
 // Measured here (bench: min of interleaved samples vs OpenBLAS): KC 384 / MC 48 beat 256 / 144 on 1024^3 and
-// 256x1024x1024 by ~5-10% in both dtypes, equal on TwoLayerNet's shapes. Override with -DPYBP_GEMM_KC=... to tune.
+// 256x1024x1024 by ~5-10% in both dtypes, equal on TwoLayerNet's shapes. Override with -DPYBP_GEMM_KC=...
+// (and -DPYBP_GEMM_MC32=... / MC64, rows of A per block) in CMAKE_CXX_FLAGS to tune.
 #ifndef PYBP_GEMM_KC
 #define PYBP_GEMM_KC 384
+#endif
+#ifndef PYBP_GEMM_MC32
 #define PYBP_GEMM_MC32 48
+#endif
+#ifndef PYBP_GEMM_MC64
 #define PYBP_GEMM_MC64 48
 #endif
     static constexpr int KC = PYBP_GEMM_KC;
@@ -102,7 +109,7 @@ void micro_nv(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, 
         _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
     }
     if (NV == 2) {
-#pragma GCC unroll 4
+        PYBP_UNROLL(4)
         for (int p = 0; p < kc; ++p) {
             const V b0 = W::load(bp), b1 = W::load(bp + L);
             V x;
@@ -222,7 +229,9 @@ constexpr idx kPackGroup = 64;
 constexpr idx kSplitPackBelowGroupsPerThread = 4;
 
 // Problems below this many multiply-adds run on the calling thread: an OpenMP fork/join would cost more.
+#if PYBP_HAVE_OPENMP
 constexpr double kParallelMinMacs = 1 << 20;
+#endif
 // Below this C width, row-contiguous A is read in place instead of packed (see the file comment). Set with the
 // first GEMM (58a6d19) for TwoLayerNet's n = 50 and 10; not re-tuned since.
 constexpr idx kUnpackedAMaxN = 256;

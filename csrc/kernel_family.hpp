@@ -4,18 +4,10 @@
 // #include "kernel_instances.inc". The public entry points (dispatch.cpp) pick an ISA build at run time.
 #pragma once
 
+#include "compiler.hpp"  // PYBP_ALWAYS_INLINE, PYBP_UNROLL, ...: attributes and pragmas per compiler
 #include "cpu.hpp"
 #include "kernels.hpp"
 
 #ifndef PYBP_ISA_NS
 #error "compile kernel family files through pybp_multi_isa() so that PYBP_ISA_NS is defined"
-#endif
-
-// A helper that must compile as if written where it is called (see its use), on every compiler.
-#if defined(__GNUC__)
-#define PYBP_ALWAYS_INLINE inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#define PYBP_ALWAYS_INLINE __forceinline
-#else
-#define PYBP_ALWAYS_INLINE inline
 #endif

@@ -36,15 +36,16 @@ double fma_burst(long iters, T* sink) {
         return double(iters) * 12 * 4 * 2;
     }
 #else
-    // Baseline x86-64: 128-bit SSE2 vectors, separate multiply and add (GCC vector extension).
+    // Baseline: 12 chains of 16-byte groups (SSE2 on x86-64, NEON elsewhere: plain loops the compiler
+    // vectorises), separate multiply and add.
     constexpr int L = 16 / sizeof(T);
-    typedef T vec __attribute__((vector_size(16)));
-    vec a[12], m, c;
-    for (int k = 0; k < L; ++k) { m[k] = T(0.999999); c[k] = T(1e-7); }
+    const T m = T(0.999999), c = T(1e-7);
+    T a[12][L];
     for (int j = 0; j < 12; ++j)
         for (int k = 0; k < L; ++k) a[j][k] = T(j);
     for (long i = 0; i < iters; ++i)
-        for (int j = 0; j < 12; ++j) a[j] = a[j] * m + c;
+        for (int j = 0; j < 12; ++j)
+            for (int k = 0; k < L; ++k) a[j][k] = a[j][k] * m + c;
     T s = 0;
     for (int j = 0; j < 12; ++j) s += a[j][0];
     *sink += s;

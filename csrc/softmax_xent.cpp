@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "compiler.hpp"
 #include "kernel_family.hpp"
 #include "simd.hpp"
 #include "vexp.hpp"

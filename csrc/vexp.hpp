@@ -29,7 +29,7 @@ inline To bits(From v) {
 // and sum (-ffp-contract=off keeps the generic build from fusing them). The two paths agree within 1 ulp.
 template <class T>
 inline T fmadd(T a, T b, T c) {
-#ifdef __FMA__
+#if defined(__FMA__) || (defined(_MSC_VER) && defined(__AVX2__))  // MSVC's /arch:AVX2 includes FMA
     return std::fma(a, b, c);
 #else
     return a * b + c;
