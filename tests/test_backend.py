@@ -147,6 +147,17 @@ def test_default_is_cpp_here():
     assert r.stdout.strip() == "cpp"
 
 
+def test_avx2_path_built_where_the_cpu_can_run_it():
+    """The isa fixture skips a path this CPU cannot run; this keeps a path lost from an x86-64 build from hiding
+    behind that skip: on a CPU with AVX2+FMA the build must have the avx2 path and pick it by default."""
+    import platform
+    from pybp import _core
+    if platform.machine().lower() not in ("x86_64", "amd64") or not (_core.cpu_has("avx2") and _core.cpu_has("fma")):
+        pytest.skip("not an x86-64 CPU with AVX2+FMA")
+    assert "avx2" in _core.build_info["isa_paths"], _core.build_info
+    assert _core.detect_isa() == "avx2"
+
+
 def test_backend_info_reports_isa_threads_versions():
     with pybp.use_backend("cpp"):
         info = pybp.backend_info()
