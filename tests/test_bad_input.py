@@ -48,6 +48,20 @@ SPECS = {
 
 BAD_DTYPES = [np.int64, np.float16, np.complex128, object, np.int32]
 
+# scalar arguments of each kernel: (real numbers, yes/no flags); one rule under every backend (pybp._checks.real
+# and .flag, bind_common.hpp's real_arg and flag_arg)
+SCALARS = {"gemm": (["alpha", "beta"], ["trans_a", "trans_b"]), "sgd_update": (["lr"], []),
+           "momentum_update": (["lr", "momentum"], []), "nesterov_update": (["lr", "momentum"], []),
+           "adagrad_update": (["lr", "eps"], []), "rmsprop_update": (["lr", "decay_rate", "eps"], []),
+           "adam_update": (["lr_t", "beta1", "beta2", "eps"], [])}
+BAD_REALS = [("str", "0.5", TypeError, r"must be a real number, got str"),
+             ("none", None, TypeError, r"must be a real number, got NoneType"),
+             ("list", [0.5], TypeError, r"must be a real number, got list"),
+             ("bytes", b"1", TypeError, r"must be a real number, got bytes"),
+             ("huge-int", 10**400, ValueError, r"is out of the float range")]
+BAD_FLAGS = [("str", "yes", r"must be a bool, got str"), ("int", 1, r"must be a bool, got int"),
+             ("none", None, r"must be a bool, got NoneType"), ("float", 0.0, r"must be a bool, got float")]
+
 
 def _cases():
     """(case id, kernel, mutate(kwargs) -> kwargs, exception type, message regex)."""
@@ -252,3 +266,55 @@ def test_huge_logits_are_finite(backend):
     loss, y, dx = backend.softmax_cross_entropy(x, np.array([1, 0]))
     assert np.isfinite(loss) and np.isfinite(y).all() and np.isfinite(dx).all()
     np.testing.assert_allclose(loss, (2e4 + np.log(3)) / 2, rtol=1e-12)
+
+
+def _integral(v):
+    return v if float(v).is_integer() else None
+
+
+# accepted types for a real argument, each built from a float value (None: not representable, argument kept)
+GOOD_REALS = {"int": lambda v: None if _integral(v) is None else int(v), "np-float32": np.float32,
+              "np-float64": np.float64, "0d-array": np.array,
+              "np-int64": lambda v: None if _integral(v) is None else np.int64(v)}
+
+
+def _copied(kw):
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+
+
+@pytest.mark.parametrize("kernel", list(SCALARS))
+@pytest.mark.parametrize("kind", list(GOOD_REALS))
+def test_real_scalars_of_any_numeric_type_act_as_floats(backend, kernel, kind):
+    """An int, a NumPy scalar or a 0-d array where a float is expected gives the float's result (float32 and
+    integer kinds only where the value is exactly representable, so the result must match bit for bit)."""
+    base = SPECS[kernel][0]()
+    if kernel == "gemm":
+        base.update(alpha=2.0, beta=1.0)
+    for name in SCALARS[kernel][0]:
+        if kind == "np-float32" and float(np.float32(base[name])) != base[name]:
+            base[name] = 0.5  # a value float32 holds exactly
+    want = _result(backend, kernel, _copied(base))
+    kw = _copied(base)
+    changed = [n for n in SCALARS[kernel][0] if GOOD_REALS[kind](kw[n]) is not None]
+    if not changed:
+        pytest.skip("no argument of this kernel has a value this type can hold exactly")
+    for n in changed:
+        kw[n] = GOOD_REALS[kind](kw[n])
+    for g, w in zip(_result(backend, kernel, kw), want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_gemm_alpha_zero_ignores_nan_and_inf_in_a_and_b(backend):
+    """BLAS semantics under every backend: alpha == 0 forms no products, so NaN/Inf in a or b do not reach c;
+    c = beta * c (beta == 0: zeros, old c not read)."""
+    a, b = _r(3, 4), _r(4, 5)
+    a[0, 0], b[1, 2] = np.nan, np.inf
+    c = _r(3, 5)
+    want = 0.5 * c
+    got = backend.gemm(a, b, c.copy(), alpha=0.0, beta=0.5)
+    np.testing.assert_array_equal(got, want)
+    c_nan = np.full((3, 5), np.nan)
+    np.testing.assert_array_equal(backend.gemm(a, b, c_nan, alpha=0.0, beta=0.0), np.zeros((3, 5)))
+    np.testing.assert_array_equal(backend.gemm(a, b, alpha=0.0), np.zeros((3, 5)))
+    # alpha != 0 does form the products: the NaN and the Inf show (the rule above is about alpha only)
+    assert np.isnan(backend.gemm(a, b)).any()
