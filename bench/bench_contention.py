@@ -6,11 +6,13 @@ times every (load, threads) cell once, interleaved: idle with 1 and with the def
 competitor processes (pure Python loops, N = CPUs by default) are started and both thread settings are timed
 again. Competitors exit on their own after a deadline and are killed in a `finally`, so none outlives the run.
 With --train it also times the README's main command (`pybp train`, a subprocess) idle, --threads 1 against the
-default, interleaved.
+default, interleaved. With --crossover it times single GEMMs from 2^16 to 2^24 multiply-adds the same way, to
+place the size below which a GEMM stays on one thread (build with -DPYBP_PARALLEL_MIN_MACS=0 to see the ratios
+below the threshold too).
 
-Writes bench/results/contention.{md,json}.
+Writes bench/results/contention.{md,json} (and crossover.{md,json}).
 
-    python bench/bench_contention.py [--repeats 5] [--competitors 2] [--train] [--train-repeats 3]
+    python bench/bench_contention.py [--repeats 5] [--competitors 2] [--train] [--train-repeats 3] [--crossover]
 """
 from __future__ import annotations
 
@@ -83,6 +85,18 @@ def mlp_step(rng):
     return step
 
 
+# (m, k, n): TwoLayerNet's products (batch 100, f64 in the main job) and squares around the threshold
+GEMMS = [(100, 50, 10), (64, 64, 64), (100, 784, 50), (784, 100, 50), (128, 128, 128), (100, 784, 100),
+         (160, 160, 160), (200, 200, 200), (256, 256, 256)]
+
+
+def gemm_case(m, k, n, dtype, rng):
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    c = np.empty((m, n), dtype)
+    return lambda: _core.gemm(a, b, c)
+
+
 CASES = {"two-layer step loop (main job, f64 b100)": (two_layer_loop, 0.4),
          "mlp 784-1000-1000-10 b256 f32 step": (mlp_step, 0.6)}
 
@@ -98,19 +112,19 @@ def time_sample(fn, seconds: float) -> float:
             return dt / n
 
 
-def run_steps(repeats: int, competitors: int, default_threads: int) -> dict:
-    rng = np.random.default_rng(0)
-    fns = {name: make(rng) for name, (make, _) in CASES.items()}
+def run_interleaved(cases: dict, repeats: int, competitors: int, default_threads: int) -> dict:
+    """cases: {name: (fn, sample seconds)}. Returns {(name, 'idle'|'loaded', threads): [seconds per call]}."""
+    fns = {name: fn for name, (fn, _) in cases.items()}
     settings = [1, default_threads]
-    samples = {(c, load, th): [] for c in CASES for load in ("idle", "loaded") for th in settings}
-    budget = 4 * sum(s for _, s in CASES.values()) * len(settings) + 30  # one loaded phase, generously
+    samples = {(c, load, th): [] for c in cases for load in ("idle", "loaded") for th in settings}
+    budget = 4 * sum(s for _, s in cases.values()) * len(settings) + 30  # one loaded phase, generously
     for r in range(repeats):
         for load in ("idle", "loaded"):
             ctx = Competitors(competitors, budget) if load == "loaded" else None
             if ctx:
                 ctx.__enter__()
             try:
-                for case, (_, seconds) in CASES.items():
+                for case, (_, seconds) in cases.items():
                     order = settings if r % 2 == 0 else settings[::-1]
                     for th in order:
                         pybp.set_num_threads(th)
@@ -121,6 +135,23 @@ def run_steps(repeats: int, competitors: int, default_threads: int) -> dict:
             print(f"repeat {r + 1}/{repeats} {load} done, load average {os.getloadavg()[0]:.2f}", flush=True)
     pybp.set_num_threads(default_threads)
     return samples
+
+
+def ratio_rows(samples, cases, default, competitors, raw):
+    rows = []
+    for case in cases:
+        for load in ("idle", "loaded"):
+            one = np.array(samples[(case, load, 1)])
+            dflt = np.array(samples[(case, load, default)])
+            ratio = dflt / one  # paired per repeat: the same moment's load for both settings
+            rows.append({"case": case, "load": load if load == "idle" else f"{competitors} busy processes",
+                         "1 thread": common.fmt_seconds(float(np.median(one))),
+                         f"default ({default})": common.fmt_seconds(float(np.median(dflt))),
+                         "default / 1 thread": f"{np.median(ratio):.2f} ({ratio.min():.2f}-{ratio.max():.2f})"})
+            raw[f"{case} | {load}"] = {"one_thread_s": one.tolist(), "default_s": dflt.tolist(),
+                                       "ratio": ratio.tolist()}
+            print(rows[-1], flush=True)
+    return rows
 
 
 def train_seconds(threads, limit_args):
@@ -142,24 +173,34 @@ def main(argv=None) -> int:
     ap.add_argument("--competitors", type=int, default=os.cpu_count())
     ap.add_argument("--train", action="store_true", help="also time `pybp train` idle, --threads 1 vs default")
     ap.add_argument("--train-repeats", type=int, default=3)
+    ap.add_argument("--crossover", action="store_true", help="single GEMMs around the parallel threshold instead")
     args = ap.parse_args(argv)
     pybp.set_backend("cpp")
     default = _core.get_num_threads()
     load0 = os.getloadavg()
-    samples = run_steps(args.repeats, args.competitors, default)
-    rows, raw = [], {"cells": {}, "train": None}
-    for case in CASES:
-        for load in ("idle", "loaded"):
-            one = np.array(samples[(case, load, 1)])
-            dflt = np.array(samples[(case, load, default)])
-            ratio = dflt / one  # paired per repeat: the same moment's load for both settings
-            rows.append({"case": case, "load": load if load == "idle" else f"{args.competitors} busy processes",
-                         "1 thread": common.fmt_seconds(float(np.median(one))),
-                         f"default ({default})": common.fmt_seconds(float(np.median(dflt))),
-                         "default / 1 thread": f"{np.median(ratio):.2f} ({ratio.min():.2f}-{ratio.max():.2f})"})
-            raw["cells"][f"{case} | {load}"] = {"one_thread_s": one.tolist(), "default_s": dflt.tolist(),
-                                                "ratio": ratio.tolist()}
-            print(rows[-1], flush=True)
+    rng = np.random.default_rng(0)
+    meta = common.header()
+    meta["load average before"] = f"{load0[0]:.2f}"
+    cols = ["case", "load", "1 thread", f"default ({default})", "default / 1 thread"]
+    notes = (f"{args.repeats} interleaved repeats; the ratio is paired per repeat (median, min-max). < 1: the "
+             "default is faster. 'Idle' means no competitors started by this script: other work on the machine "
+             "is whatever the load average says.")
+    if args.crossover:
+        cases = {}
+        for m, k, n in GEMMS:
+            for dt in ("float32", "float64"):
+                cases[f"gemm {m}x{k}x{n} {dt} ({m * k * n / 2**20:.2f} Mi MACs)"] = (gemm_case(m, k, n, dt, rng), 0.1)
+        craw = {}
+        rows = ratio_rows(run_interleaved(cases, args.repeats, args.competitors, default), cases, default,
+                          args.competitors, craw)
+        print(common.write_report("crossover", "Single GEMMs, default threads vs one thread (median per call)",
+                                  cols, rows, dict(meta, **{"load average after": f"{os.getloadavg()[0]:.2f}"}),
+                                  notes=notes, raw=craw))
+        return 0
+    cases = {name: (make(rng), seconds) for name, (make, seconds) in CASES.items()}
+    raw = {"cells": {}, "train": None}
+    rows = ratio_rows(run_interleaved(cases, args.repeats, args.competitors, default), cases, default,
+                      args.competitors, raw["cells"])
     if args.train:
         runs = {1: [], default: []}
         for r in range(args.train_repeats):
@@ -174,15 +215,9 @@ def main(argv=None) -> int:
                      "default / 1 thread": f"{np.median(dflt) / np.median(one):.2f} "
                                            f"({dflt.min() / one.max():.2f}-{dflt.max() / one.min():.2f})"})
         raw["train"] = {str(k): v for k, v in runs.items()}
-    meta = common.header()
-    meta["load average before"] = f"{load0[0]:.2f}"
     meta["load average after"] = f"{os.getloadavg()[0]:.2f}"
-    cols = ["case", "load", "1 thread", f"default ({default})", "default / 1 thread"]
-    md = common.write_report(
-        "contention", "Default threads vs one thread, idle and under load (median per step)", cols, rows, meta,
-        notes=f"{args.repeats} interleaved repeats; the ratio is paired per repeat (median, min-max). < 1: the "
-              "default is faster. 'Idle' means no competitors started by this script: other work on the machine "
-              "is whatever the load average says.", raw=raw)
+    md = common.write_report("contention", "Default threads vs one thread, idle and under load (median per step)",
+                             cols, rows, meta, notes=notes, raw=raw)
     print(md)
     return 0
 

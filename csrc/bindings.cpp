@@ -23,6 +23,7 @@
 
 #include "cpu.hpp"
 #include "kernels.hpp"
+#include "threads.hpp"
 
 namespace py = pybind11;
 
@@ -86,12 +87,49 @@ void require_same_shape(const py::array& a, const char* an, const py::array& b, 
                     shape_str(b));
 }
 
+// A copy of `a` with NumPy's requirement `flags` (C order, aligned, ...). py::array::ensure returns a null handle
+// when the copy cannot be allocated, clearing NumPy's MemoryError, and the bindings then read through it; this
+// raises the MemoryError instead.
+py::array require_copy(const py::handle& a, int flags) {
+    auto& api = py::detail::npy_api::get();
+    PyObject* r = api.PyArray_FromAny_(a.ptr(), nullptr, 0, 0, py::detail::npy_api::NPY_ARRAY_ENSUREARRAY_ | flags,
+                                       nullptr);
+    if (!r) throw py::error_already_set();
+    return py::reinterpret_steal<py::array>(r);
+}
+
+// A scalar argument (lr, alpha, ...) as a double, with pybp._checks.real's rule and messages: anything with
+// __float__ or __index__ except strings; ints beyond the float range are a ValueError.
+double real_arg(const char* fn, const char* name, const py::handle& o) {
+    PyObject* p = o.ptr();
+    if (PyFloat_CheckExact(p)) return PyFloat_AS_DOUBLE(p);
+    const PyNumberMethods* nb = Py_TYPE(p)->tp_as_number;
+    if (!nb || (!nb->nb_float && !nb->nb_index))
+        raise_type(std::string(fn) + ": " + name + " must be a real number, got " + type_name(o));
+    const double v = PyFloat_AsDouble(p);
+    if (v == -1.0 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) throw py::error_already_set();
+        PyErr_Clear();
+        raise_value(std::string(fn) + ": " + name + " is out of the float range");
+    }
+    return v;
+}
+
+// A yes/no argument (trans_a, ...), as pybp._checks.flag: bool or numpy.bool_ only.
+bool flag_arg(const char* fn, const char* name, const py::handle& o) {
+    if (o.ptr() == Py_True) return true;
+    if (o.ptr() == Py_False) return false;
+    static PyObject* np_bool = py::object(py::module_::import("numpy").attr("bool_")).release().ptr();  // kept
+    if (PyObject_TypeCheck(o.ptr(), reinterpret_cast<PyTypeObject*>(np_bool))) return PyObject_IsTrue(o.ptr()) == 1;
+    raise_type(std::string(fn) + ": " + name + " must be a bool, got " + type_name(o));
+}
+
 // A read-only float input: validated, then made C-contiguous and aligned (an explicit copy only if needed).
 py::array float_input(const py::handle& obj, const char* fn, const char* name, Dt* dt) {
     py::array a = require_ndarray(obj, fn, name);
     *dt = float_dtype(a, fn, name);
     if (c_contig(a) && aligned(a)) return a;
-    return py::array::ensure(a, py::array::c_style | py::array::forcecast);
+    return require_copy(a, py::array::c_style | py::array::forcecast);
 }
 
 // An array the kernel writes: must already be C-contiguous, aligned and writeable (never copied).
@@ -198,7 +236,7 @@ struct Strided2D {
 Strided2D strided_2d(py::array a) {
     const py::ssize_t isz = a.itemsize();
     if (!aligned(a) || a.strides(0) % isz || a.strides(1) % isz)
-        a = py::array::ensure(a, py::array::c_style | py::array::forcecast);
+        a = require_copy(a, py::array::c_style | py::array::forcecast);
     return {a, static_cast<std::ptrdiff_t>(a.strides(0) / isz), static_cast<std::ptrdiff_t>(a.strides(1) / isz)};
 }
 
@@ -239,7 +277,7 @@ py::array relu_backward(const py::handle& dout_obj, const py::handle& mask_obj, 
     if (mask.dtype().num() != py::detail::npy_api::NPY_BOOL_)
         raise_type(std::string(fn) + ": mask must have dtype bool, got " + dtype_str(mask));
     require_same_shape(dout, "dout", mask, "mask", fn);
-    if (!c_contig(mask)) mask = py::array::ensure(mask, py::array::c_style);
+    if (!c_contig(mask)) mask = require_copy(mask, py::array::c_style);
     py::array dx = output_like(out_obj, dout, "dout", fn);
     const auto n = static_cast<std::size_t>(dout.size());
     with_dtype(dt, [&](auto tag) {
@@ -303,9 +341,11 @@ void bind_elementwise(py::module_& m) {
 
 // ---- GEMM family ---------------------------------------------------------------------------------------------
 
-py::array gemm(const py::handle& a_obj, const py::handle& b_obj, const py::handle& c_obj, double alpha,
-               double beta, bool trans_a, bool trans_b) {
+py::array gemm(const py::handle& a_obj, const py::handle& b_obj, const py::handle& c_obj, const py::handle& alpha_obj,
+               const py::handle& beta_obj, const py::handle& trans_a_obj, const py::handle& trans_b_obj) {
     const char* fn = "gemm";
+    const double alpha = real_arg(fn, "alpha", alpha_obj), beta = real_arg(fn, "beta", beta_obj);
+    const bool trans_a = flag_arg(fn, "trans_a", trans_a_obj), trans_b = flag_arg(fn, "trans_b", trans_b_obj);
     py::array a = require_ndarray(a_obj, fn, "a");
     const Dt dt = float_dtype(a, fn, "a");
     py::array b = require_ndarray(b_obj, fn, "b");
@@ -467,10 +507,10 @@ py::array xent_labels(const py::handle& t_obj, const py::array& x, bool* index, 
         // would cost a quarter of a 100x10 call.
         py::array ti = t;
         if (num != py::dtype::of<std::int64_t>().num() || !native_order(t) || !c_contig(t) || !aligned(t)) {
-            ti = py::array::ensure(t, py::array::c_style);
+            ti = require_copy(t, py::array::c_style);
             if (ti.dtype().num() != py::dtype::of<std::int64_t>().num() || !native_order(ti))
                 ti = py::reinterpret_steal<py::array>(ti.attr("astype")("int64").release());
-            ti = py::array::ensure(ti, py::array::c_style);
+            ti = require_copy(ti, py::array::c_style);
         }
         const auto* tp = static_cast<const std::int64_t*>(ti.data());
         bool bad = false;  // one unsigned compare per label, no early exit: the loop vectorises
@@ -488,7 +528,7 @@ py::array xent_labels(const py::handle& t_obj, const py::array& x, bool* index, 
         require_same_dtype(x, "x", t, "t", fn);
         require_same_shape(x, "x", t, "t", fn);
         *index = false;
-        return c_contig(t) && aligned(t) ? t : py::array::ensure(t, py::array::c_style);
+        return c_contig(t) && aligned(t) ? t : require_copy(t, py::array::c_style);
     }
     if ((t.ndim() == 1 || t.ndim() == 2) && !integer && !flt)
         raise_type(std::string(fn) + ": t must hold integer class labels (N,) or one-hot rows (N, C) of x's dtype, "
@@ -639,7 +679,7 @@ UpdateArrays update_args(const char* fn, const py::handle& p_obj, const py::hand
     for (std::size_t i = 0; i < all.size(); ++i)
         for (std::size_t j = i + 1; j < all.size(); ++j)
             require_no_overlap(all[i].second, all[i].first, all[j].second, all[j].first, fn);
-    py::array grad = c_contig(g) && aligned(g) ? g : py::array::ensure(g, py::array::c_style);
+    py::array grad = c_contig(g) && aligned(g) ? g : require_copy(g, py::array::c_style);
     return UpdateArrays{dt, std::move(param), std::move(grad), std::move(states)};
 }
 
@@ -664,53 +704,59 @@ void run_update(const char* fn, const py::handle& param, const py::handle& grad,
 // Scalars are rounded to the arrays' dtype here, once, as NumPy rounds a Python float meeting a float32 array;
 // Python-level scalar expressions of the reference ((1+momentum)*lr, 1-beta1, ...) are evaluated in double first.
 void bind_optim(py::module_& m) {
-    m.def("sgd_update", [](const py::handle& param, const py::handle& grad, double lr) {
-        run_update("sgd_update", param, grad, {}, [&](auto* p, auto* const*, const auto* g, std::size_t n) {
+    using H = const py::handle&;
+    m.def("sgd_update", [](H param, H grad, H lr_obj) {
+        const char* fn = "sgd_update";
+        const double lr = real_arg(fn, "lr", lr_obj);
+        run_update(fn, param, grad, {}, [&](auto* p, auto* const*, const auto* g, std::size_t n) {
             using T = std::remove_pointer_t<decltype(p)>;
             pybp::sgd_update<T>(p, g, n, T(lr));
         });
     }, py::arg("param"), py::arg("grad"), py::arg("lr"), "param -= lr * grad.");
-    m.def("momentum_update", [](const py::handle& param, const py::handle& grad, const py::handle& v, double lr,
-                                double momentum) {
-        run_update("momentum_update", param, grad, {{"v", v}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                   std::size_t n) {
+    m.def("momentum_update", [](H param, H grad, H v, H lr_obj, H momentum_obj) {
+        const char* fn = "momentum_update";
+        const double lr = real_arg(fn, "lr", lr_obj), momentum = real_arg(fn, "momentum", momentum_obj);
+        run_update(fn, param, grad, {{"v", v}}, [&](auto* p, auto* const* s, const auto* g, std::size_t n) {
             using T = std::remove_pointer_t<decltype(p)>;
             pybp::momentum_update<T>(p, s[0], g, n, T(lr), T(momentum));
         });
     }, py::arg("param"), py::arg("grad"), py::arg("v"), py::arg("lr"), py::arg("momentum"),
        "v = momentum * v - lr * grad; param += v.");
-    m.def("nesterov_update", [](const py::handle& param, const py::handle& grad, const py::handle& v, double lr,
-                                double momentum) {
-        run_update("nesterov_update", param, grad, {{"v", v}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                   std::size_t n) {
+    m.def("nesterov_update", [](H param, H grad, H v, H lr_obj, H momentum_obj) {
+        const char* fn = "nesterov_update";
+        const double lr = real_arg(fn, "lr", lr_obj), momentum = real_arg(fn, "momentum", momentum_obj);
+        run_update(fn, param, grad, {{"v", v}}, [&](auto* p, auto* const* s, const auto* g, std::size_t n) {
             using T = std::remove_pointer_t<decltype(p)>;
             pybp::nesterov_update<T>(p, s[0], g, n, T(lr), T(momentum), T(momentum * momentum),
                                      T((1 + momentum) * lr));
         });
     }, py::arg("param"), py::arg("grad"), py::arg("v"), py::arg("lr"), py::arg("momentum"),
        "The book's Nesterov: v = momentum*v - lr*g; param += momentum*momentum*v - (1+momentum)*lr*g.");
-    m.def("adagrad_update", [](const py::handle& param, const py::handle& grad, const py::handle& h, double lr,
-                               double eps) {
-        run_update("adagrad_update", param, grad, {{"h", h}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                  std::size_t n) {
+    m.def("adagrad_update", [](H param, H grad, H h, H lr_obj, H eps_obj) {
+        const char* fn = "adagrad_update";
+        const double lr = real_arg(fn, "lr", lr_obj), eps = real_arg(fn, "eps", eps_obj);
+        run_update(fn, param, grad, {{"h", h}}, [&](auto* p, auto* const* s, const auto* g, std::size_t n) {
             using T = std::remove_pointer_t<decltype(p)>;
             pybp::adagrad_update<T>(p, s[0], g, n, T(lr), T(eps));
         });
     }, py::arg("param"), py::arg("grad"), py::arg("h"), py::arg("lr"), py::arg("eps"),
        "h += g*g; param -= lr * g / (sqrt(h) + eps).");
-    m.def("rmsprop_update", [](const py::handle& param, const py::handle& grad, const py::handle& h, double lr,
-                               double decay_rate, double eps) {
-        run_update("rmsprop_update", param, grad, {{"h", h}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                  std::size_t n) {
+    m.def("rmsprop_update", [](H param, H grad, H h, H lr_obj, H decay_obj, H eps_obj) {
+        const char* fn = "rmsprop_update";
+        const double lr = real_arg(fn, "lr", lr_obj), decay_rate = real_arg(fn, "decay_rate", decay_obj),
+                     eps = real_arg(fn, "eps", eps_obj);
+        run_update(fn, param, grad, {{"h", h}}, [&](auto* p, auto* const* s, const auto* g, std::size_t n) {
             using T = std::remove_pointer_t<decltype(p)>;
             pybp::rmsprop_update<T>(p, s[0], g, n, T(lr), T(decay_rate), T(1 - decay_rate), T(eps));
         });
     }, py::arg("param"), py::arg("grad"), py::arg("h"), py::arg("lr"), py::arg("decay_rate"), py::arg("eps"),
        "h = decay*h + (1-decay)*g*g; param -= lr * g / (sqrt(h) + eps).");
-    m.def("adam_update", [](const py::handle& param, const py::handle& grad, const py::handle& mm,
-                            const py::handle& v, double lr_t, double beta1, double beta2, double eps) {
-        run_update("adam_update", param, grad, {{"m", mm}, {"v", v}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                         std::size_t n) {
+    m.def("adam_update", [](H param, H grad, H mm, H v, H lr_t_obj, H beta1_obj, H beta2_obj, H eps_obj) {
+        const char* fn = "adam_update";
+        const double lr_t = real_arg(fn, "lr_t", lr_t_obj), beta1 = real_arg(fn, "beta1", beta1_obj),
+                     beta2 = real_arg(fn, "beta2", beta2_obj), eps = real_arg(fn, "eps", eps_obj);
+        run_update(fn, param, grad, {{"m", mm}, {"v", v}}, [&](auto* p, auto* const* s, const auto* g,
+                                                               std::size_t n) {
             using T = std::remove_pointer_t<decltype(p)>;
             pybp::adam_update<T>(p, s[0], s[1], g, n, T(lr_t), T(1 - beta1), T(1 - beta2), T(eps));
         });
@@ -732,11 +778,15 @@ void bind_runtime(py::module_& m) {
             raise_value("set_isa: this CPU cannot run the '" + name + "' path (best: " +
                         pybp::isa_name(pybp::detect_isa()) + ")");
     }, py::arg("name"), "Select an ISA path (for tests and benchmarks).");
-    m.def("get_num_threads", &pybp::get_num_threads, "OpenMP threads for kernels large enough to split.");
+    m.def("get_num_threads", &pybp::get_num_threads, "Threads (process-wide) for kernels large enough to split.");
     m.def("set_num_threads", [](int n) {
-        if (n < 1) raise_value("set_num_threads: n must be >= 1, got " + std::to_string(n));
-        pybp::set_num_threads(n);
-    }, py::arg("n"));
+        if (n < 1 || n > pybp::kMaxThreads)
+            raise_value("set_num_threads: n must be >= 1 and <= " + std::to_string(pybp::kMaxThreads) + ", got " +
+                        std::to_string(n));
+        return pybp::set_num_threads(n);
+    }, py::arg("n"), "Sets the process-wide thread count; returns the count in effect (fewer if the OS refused).");
+    m.attr("MAX_THREADS") = pybp::kMaxThreads;
+    m.def("pool_workers", &pybp::pool_workers, "Worker threads started so far in this process.");
     m.def("peak_gflops", [](const std::string& dtype, double seconds) {
         if (!(seconds > 0 && seconds <= 10)) raise_value("peak_gflops: seconds must be in (0, 10]");
         if (dtype != "float32" && dtype != "float64")
@@ -756,7 +806,6 @@ void bind_runtime(py::module_& m) {
         "unknown"
 #endif
     );
-    info["openmp"] = pybp::have_openmp();
     info["isa_paths"] = std::vector<std::string>{"generic", "avx2"};
     info["pybind11"] = std::to_string(PYBIND11_VERSION_MAJOR) + "." + std::to_string(PYBIND11_VERSION_MINOR) +
                        "." + std::to_string(PYBIND11_VERSION_PATCH);

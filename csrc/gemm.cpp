@@ -14,12 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#if PYBP_HAVE_OPENMP
-#include <omp.h>
-#define PYBP_PRAGMA(x) _Pragma(#x)
-#else
-#define PYBP_PRAGMA(x)
-#endif
+#include "threads.hpp"
 
 #ifdef PYBP_ISA_IS_avx2
 #include "simd_avx2.hpp"
@@ -212,8 +207,12 @@ constexpr idx kUnpackedKC = 1024;
 // took ~10% of a 256x1024x1024 product; 64 panels instead of 4 cut that time by a third (+3-5% on the product).
 constexpr idx kPackGroup = 64;
 
-// Problems below this many multiply-adds run on the calling thread: an OpenMP fork/join would cost more.
-constexpr double kParallelMinMacs = 1 << 20;
+// Problems below this many multiply-adds run on the calling thread: waking a worker would cost more than it saves
+// (bench/bench_contention.py --crossover; -DPYBP_PARALLEL_MIN_MACS=0 to measure below it).
+#ifndef PYBP_PARALLEL_MIN_MACS
+#define PYBP_PARALLEL_MIN_MACS (1 << 20)
+#endif
+constexpr double kParallelMinMacs = PYBP_PARALLEL_MIN_MACS;
 // Below this C width, row-contiguous A is read in place instead of packed (see the file comment).
 constexpr idx kUnpackedAMaxN = 256;
 
@@ -236,9 +235,7 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
         return;
     }
     int nt = 1;
-#if PYBP_HAVE_OPENMP
     if (static_cast<double>(m) * n * k >= kParallelMinMacs) nt = get_num_threads();
-#endif
     // Narrow C: read A in place when either of its dimensions is contiguous (x @ W reads rows of x, x.T @ dout
     // reads 6 adjacent columns of x per step); packing would cost as much as the few B panels it serves.
     const bool unpacked_a = (csa == 1 || rsa == 1) && n < kUnpackedAMaxN;
@@ -264,76 +261,73 @@ void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff
     const idx kc_step = ceil_div(k, ceil_div(k, kc_max));
     T* bp = scratch<T>(tl_b_buf, static_cast<std::size_t>(kc_max) * nc_max);
 
-    PYBP_PRAGMA(omp parallel num_threads(nt) if (nt > 1))
-    {
-        T* ap = unpacked_a ? nullptr : scratch<T>(tl_a_buf, static_cast<std::size_t>(mc) * KC);
-        for (idx jc = 0; jc < n; jc += NC) {
-            const idx nc = std::min<idx>(NC, n - jc);
-            const idx npanels = ceil_div(nc, NR);
-            for (idx pc = 0; pc < k; pc += kc_step) {
-                const int kc = static_cast<int>(std::min<idx>(kc_step, k - pc));
-                const T beta_eff = pc == 0 ? beta : T(1);
-                // Pack tasks: groups of panels, each split into ksplit row slices when the groups alone
-                // would leave threads idle (x @ W1: one group of 4 panels, which one thread packed alone).
-                const idx ngroups = ceil_div(npanels, kPackGroup);
-                const idx ksplit = nt > 1 && ngroups % nt != 0 && ngroups < 4 * nt ? nt : 1;
-                PYBP_PRAGMA(omp for schedule(static))
-                for (idx task = 0; task < ngroups * ksplit; ++task) {
-                    const idx qg = task / ksplit, ks = task % ksplit;
-                    const int k0 = static_cast<int>(kc * ks / ksplit), kr = static_cast<int>(kc * (ks + 1) / ksplit) - k0;
-                    const idx q0 = qg * kPackGroup, q1 = std::min<idx>(q0 + kPackGroup, npanels);
-                    const T* bk = b + (pc + k0) * rsb + jc * csb;
-                    idx qf = q0;  // panels [q0, qf): full width, packed row by row when B is row-major
-                    if (csb == 1) {
-                        qf = std::min(q1, nc / NR);
-                        if (qf > q0)
-                            pack_b_rows(bp + q0 * NR * kc + k0 * NR, bk + q0 * NR, rsb, kr, kc, static_cast<int>(qf - q0));
+    for (idx jc = 0; jc < n; jc += NC) {
+        const idx nc = std::min<idx>(NC, n - jc);
+        const idx npanels = ceil_div(nc, NR);
+        for (idx pc = 0; pc < k; pc += kc_step) {
+            const int kc = static_cast<int>(std::min<idx>(kc_step, k - pc));
+            const T beta_eff = pc == 0 ? beta : T(1);
+            // Pack tasks: groups of panels, each split into ksplit row slices when the groups alone
+            // would leave threads idle (x @ W1: one group of 4 panels, which one thread packed alone).
+            const idx ngroups = ceil_div(npanels, kPackGroup);
+            const idx ksplit = nt > 1 && ngroups % nt != 0 && ngroups < 4 * nt ? nt : 1;
+            auto pack = [&](idx task) {
+                const idx qg = task / ksplit, ks = task % ksplit;
+                const int k0 = static_cast<int>(kc * ks / ksplit), kr = static_cast<int>(kc * (ks + 1) / ksplit) - k0;
+                const idx q0 = qg * kPackGroup, q1 = std::min<idx>(q0 + kPackGroup, npanels);
+                const T* bk = b + (pc + k0) * rsb + jc * csb;
+                idx qf = q0;  // panels [q0, qf): full width, packed row by row when B is row-major
+                if (csb == 1) {
+                    qf = std::min(q1, nc / NR);
+                    if (qf > q0)
+                        pack_b_rows(bp + q0 * NR * kc + k0 * NR, bk + q0 * NR, rsb, kr, kc, static_cast<int>(qf - q0));
+                    else
+                        qf = q0;
+                }
+                for (idx q = qf; q < q1; ++q) {
+                    const int nr = static_cast<int>(std::min<idx>(NR, nc - q * NR));
+                    const T* bq = bk + q * NR * csb;
+#ifdef PYBP_ISA_IS_avx2
+                    if (n_edge && q == npanels - 1) {
+                        pack_b_edge(bp + q * NR * kc + k0, bq, rsb, csb, kr, kc, nr);
+                        continue;
+                    }
+#endif
+                    pack_b_panel(bp + q * NR * kc + k0 * NR, bq, rsb, csb, kr, nr);
+                }
+            };
+            parallel_for(ngroups * ksplit, nt, pack);
+            auto compute = [&](idx blk) {
+                T* ap = unpacked_a ? nullptr : scratch<T>(tl_a_buf, static_cast<std::size_t>(mc) * KC);
+                const idx ic = block_start(blk);
+                const idx mcb = block_start(blk + 1) - ic;
+                const T* ablk = a + ic * rsa + pc * csa;
+                if (!unpacked_a)
+                    for (idx ir = 0; ir < mcb; ir += MR)
+                        pack_a_sliver(ap + ir * kc, ablk + ir * rsa, rsa, csa,
+                                      static_cast<int>(std::min<idx>(MR, mcb - ir)), kc);
+                for (idx jr = 0; jr < nc; jr += NR) {
+                    const int nr = static_cast<int>(std::min<idx>(NR, nc - jr));
+                    const T* bq = bp + jr * kc;
+                    T* cblk = c + ic * ldc + jc + jr;
+#ifdef PYBP_ISA_IS_avx2
+                    if (n_edge && jr + NR >= nc) {
+                        edge_cols(kc, ablk, rsa, csa, bq, cblk, ldc, static_cast<int>(mcb), nr, alpha, beta_eff);
+                        continue;
+                    }
+#endif
+                    for (idx ir = 0; ir < mcb; ir += MR) {
+                        const int mr = static_cast<int>(std::min<idx>(MR, mcb - ir));
+                        if (unpacked_a)
+                            micro<T, false>(kc, ablk + ir * rsa, rsa, csa, bq, cblk + ir * ldc, ldc, mr, nr,
+                                            alpha, beta_eff);
                         else
-                            qf = q0;
-                    }
-                    for (idx q = qf; q < q1; ++q) {
-                        const int nr = static_cast<int>(std::min<idx>(NR, nc - q * NR));
-                        const T* bq = bk + q * NR * csb;
-#ifdef PYBP_ISA_IS_avx2
-                        if (n_edge && q == npanels - 1) {
-                            pack_b_edge(bp + q * NR * kc + k0, bq, rsb, csb, kr, kc, nr);
-                            continue;
-                        }
-#endif
-                        pack_b_panel(bp + q * NR * kc + k0 * NR, bq, rsb, csb, kr, nr);
+                            micro<T, true>(kc, ap + ir * kc, 1, MR, bq, cblk + ir * ldc, ldc, mr, nr, alpha,
+                                           beta_eff);
                     }
                 }
-                PYBP_PRAGMA(omp for schedule(static))
-                for (idx blk = 0; blk < nblk; ++blk) {
-                    const idx ic = block_start(blk);
-                    const idx mcb = block_start(blk + 1) - ic;
-                    const T* ablk = a + ic * rsa + pc * csa;
-                    if (!unpacked_a)
-                        for (idx ir = 0; ir < mcb; ir += MR)
-                            pack_a_sliver(ap + ir * kc, ablk + ir * rsa, rsa, csa,
-                                          static_cast<int>(std::min<idx>(MR, mcb - ir)), kc);
-                    for (idx jr = 0; jr < nc; jr += NR) {
-                        const int nr = static_cast<int>(std::min<idx>(NR, nc - jr));
-                        const T* bq = bp + jr * kc;
-                        T* cblk = c + ic * ldc + jc + jr;
-#ifdef PYBP_ISA_IS_avx2
-                        if (n_edge && jr + NR >= nc) {
-                            edge_cols(kc, ablk, rsa, csa, bq, cblk, ldc, static_cast<int>(mcb), nr, alpha, beta_eff);
-                            continue;
-                        }
-#endif
-                        for (idx ir = 0; ir < mcb; ir += MR) {
-                            const int mr = static_cast<int>(std::min<idx>(MR, mcb - ir));
-                            if (unpacked_a)
-                                micro<T, false>(kc, ablk + ir * rsa, rsa, csa, bq, cblk + ir * ldc, ldc, mr, nr,
-                                                alpha, beta_eff);
-                            else
-                                micro<T, true>(kc, ap + ir * kc, 1, MR, bq, cblk + ir * ldc, ldc, mr, nr, alpha,
-                                               beta_eff);
-                        }
-                    }
-                }
-            }
+            };
+            parallel_for(nblk, nt, compute);
         }
     }
 }

@@ -161,6 +161,15 @@ def _cases():
         ("xent-y-is-dx", "softmax_cross_entropy", lambda kw: {**kw, "y": kw["dx"]}, ValueError, r"overlap"),
         ("xent-dx-shape", "softmax_cross_entropy", lambda kw: {**kw, "dx": _r(5, 5)}, ValueError, r"dx"),
     ]
+    for k, (reals, flags) in SCALARS.items():
+        for name in reals:
+            for label, bad, exc, msg in BAD_REALS:
+                cases.append((f"{k}-{name}-{label}", k, lambda kw, n=name, b=bad: {**kw, n: b}, exc,
+                              rf"{k}: {name} {msg}"))
+        for name in flags:
+            for label, bad, msg in BAD_FLAGS:
+                cases.append((f"{k}-{name}-{label}", k, lambda kw, n=name, b=bad: {**kw, n: b}, TypeError,
+                              rf"{k}: {name} {msg}"))
     for k in ("sgd_update", "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update",
               "adam_update"):
         cases.append((f"{k}-grad-shape", k, lambda kw: {**kw, "grad": _r(3, 7)}, ValueError,
@@ -268,14 +277,9 @@ def test_huge_logits_are_finite(backend):
     np.testing.assert_allclose(loss, (2e4 + np.log(3)) / 2, rtol=1e-12)
 
 
-def _integral(v):
-    return v if float(v).is_integer() else None
-
-
-# accepted types for a real argument, each built from a float value (None: not representable, argument kept)
-GOOD_REALS = {"int": lambda v: None if _integral(v) is None else int(v), "np-float32": np.float32,
-              "np-float64": np.float64, "0d-array": np.array,
-              "np-int64": lambda v: None if _integral(v) is None else np.int64(v)}
+# accepted types for a real argument, each built from a float value that it holds exactly
+GOOD_REALS = {"int": int, "np-float32": np.float32, "np-float64": np.float64, "0d-array": np.array,
+              "np-int64": np.int64, "bool": bool}
 
 
 def _copied(kw):
@@ -285,21 +289,15 @@ def _copied(kw):
 @pytest.mark.parametrize("kernel", list(SCALARS))
 @pytest.mark.parametrize("kind", list(GOOD_REALS))
 def test_real_scalars_of_any_numeric_type_act_as_floats(backend, kernel, kind):
-    """An int, a NumPy scalar or a 0-d array where a float is expected gives the float's result (float32 and
-    integer kinds only where the value is exactly representable, so the result must match bit for bit)."""
+    """An int, a bool, a NumPy scalar or a 0-d array where a float is expected gives the float's result."""
     base = SPECS[kernel][0]()
-    if kernel == "gemm":
-        base.update(alpha=2.0, beta=1.0)
+    value = 1.0 if kind == "bool" else 2.0  # held exactly by every kind
     for name in SCALARS[kernel][0]:
-        if kind == "np-float32" and float(np.float32(base[name])) != base[name]:
-            base[name] = 0.5  # a value float32 holds exactly
+        base[name] = value
     want = _result(backend, kernel, _copied(base))
     kw = _copied(base)
-    changed = [n for n in SCALARS[kernel][0] if GOOD_REALS[kind](kw[n]) is not None]
-    if not changed:
-        pytest.skip("no argument of this kernel has a value this type can hold exactly")
-    for n in changed:
-        kw[n] = GOOD_REALS[kind](kw[n])
+    for name in SCALARS[kernel][0]:
+        kw[name] = GOOD_REALS[kind](value)
     for g, w in zip(_result(backend, kernel, kw), want):
         np.testing.assert_array_equal(g, w)
 
