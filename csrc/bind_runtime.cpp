@@ -32,6 +32,14 @@ void init_runtime(py::module_& m) {
         return pybp::set_num_threads(n);
     }, py::arg("n"), "Sets the process-wide thread count; returns the count in effect (fewer if the OS refused).");
     m.def("pool_workers", &pybp::pool_workers, "Worker threads started so far in this process.");
+    m.def("pool_stats", [] {
+        const pybp::PoolStats s = pybp::pool_stats();
+        py::dict d;
+        d["parallel"] = s.parallel;
+        d["backed_off"] = s.backed_off;
+        d["backoffs"] = s.backoffs;
+        return d;
+    }, "Jobs run on several threads, jobs run on one because of a back-off, back-offs begun (this process).");
     m.attr("MAX_THREADS") = pybp::kMaxThreads;
     m.def("peak_gflops", [](const std::string& dtype, double seconds) {
         if (!(seconds > 0 && seconds <= 10)) raise_value("peak_gflops: seconds must be in (0, 10]");

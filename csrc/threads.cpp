@@ -72,6 +72,7 @@ struct Pool {
     std::atomic<bool> owned{false};  // a caller is running a job
     Clock::time_point serial_until{};  // back-off (owner only)
     int failures = 0;
+    std::atomic<long long> jobs_parallel{0}, jobs_backed_off{0}, backoffs{0};  // pool_stats()
     std::atomic<int> sleepers{0};
     std::mutex mu;  // workers block on cv for a new generation
     std::condition_variable cv;
@@ -238,6 +239,13 @@ int set_num_threads(int n) noexcept {
     return n;
 }
 
+PoolStats pool_stats() noexcept {
+    Pool* p = g_pool.load(std::memory_order_acquire);
+    if (!p) return {};
+    return {p->jobs_parallel.load(std::memory_order_relaxed), p->jobs_backed_off.load(std::memory_order_relaxed),
+            p->backoffs.load(std::memory_order_relaxed)};
+}
+
 int pool_workers() noexcept {
     Pool* p = g_pool.load(std::memory_order_acquire);
     return p ? p->nworkers.load(std::memory_order_relaxed) : 0;
@@ -253,8 +261,10 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
         return;
     }
     const auto t0 = Clock::now();
-    const int helpers = t0 < p->serial_until ? 0 : std::min(threads - 1, p->grow(threads - 1));
+    const bool backing_off = t0 < p->serial_until;
+    const int helpers = backing_off ? 0 : std::min(threads - 1, p->grow(threads - 1));
     if (helpers < 1) {
+        if (backing_off) p->jobs_backed_off.fetch_add(1, std::memory_order_relaxed);
         p->owned.store(false, std::memory_order_release);
         run_serial(ntasks, fn, ctx);
         return;
@@ -299,9 +309,13 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
     // Did the workers help? A sleeping worker that woke too late is expected (no failure); an awake one that took
     // no task, or a wait for a worker's task much longer than the caller's own tasks took, means a busy machine.
     const auto t2 = Clock::now();
-    const bool idle_helper = asleep < helpers && mine == ntasks;
+    // (Only over a job long enough for an awake worker to have joined: a spinning worker checks every few
+    // hundred nanoseconds, but may be in a sched_yield for a microsecond.)
+    const bool idle_helper = asleep < helpers && mine == ntasks && t1 - t0 > kCallerSpin;
     const bool stalled = mine > 0 && t2 - t1 > 2 * (t1 - t0) / mine + kCallerSpin;
+    p->jobs_parallel.fetch_add(1, std::memory_order_relaxed);
     if (idle_helper || stalled) {
+        p->backoffs.fetch_add(1, std::memory_order_relaxed);
         p->failures = std::min(p->failures + 1, kMaxBackoffShift + 1);
         p->serial_until = t2 + kBackoff * (1 << (p->failures - 1));
     } else if (mine < ntasks) {

@@ -41,5 +41,10 @@ void parallel_for(std::ptrdiff_t ntasks, int threads, F& f) noexcept {
 
 // Workers started so far in this process (for tests and pybp info).
 int pool_workers() noexcept;
+// Since the pool started: jobs run on several threads, jobs run serially because of a back-off, back-offs begun.
+struct PoolStats {
+    long long parallel = 0, backed_off = 0, backoffs = 0;
+};
+PoolStats pool_stats() noexcept;
 
 }  // namespace pybp

@@ -129,13 +129,13 @@ def test_thread_count_is_process_wide():
             seen["count"] = _core.get_num_threads()
             _core.gemm(a, a)
         t = threading.Thread(target=other); t.start(); t.join()
-        print(seen["count"], _core.pool_workers())
+        print(seen["count"], _core.pool_workers(), _core.pool_stats()["parallel"])
         t = threading.Thread(target=pybp.set_num_threads, args=(2,)); t.start(); t.join()
-        _core.gemm(a, a)
-        print(_core.get_num_threads(), _core.pool_workers())
+        _core.gemm(a, a)  # its first job runs on 2 threads whatever the load (no back-off yet)
+        print(_core.get_num_threads(), _core.pool_workers(), min(_core.pool_stats()["parallel"], 1))
     """)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["1", "0", "2", "1"]
+    assert out.stdout.split() == ["1", "0", "0", "2", "1", "1"]
 
 
 def test_thread_count_default_follows_omp_num_threads():
