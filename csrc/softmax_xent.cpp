@@ -17,7 +17,7 @@ namespace {
 // Row max and row sum with 8 independent lanes: a single running max/sum is a serial dependency chain (3-4 cycles
 // per element); 8 lanes vectorise. A NaN makes the row NaN later through x - max, so max needs no special case.
 template <class T>
-inline __attribute__((always_inline)) T row_max(const T* x, std::size_t c) {
+PYBP_ALWAYS_INLINE T row_max(const T* x, std::size_t c) {
     T lane[8];
     for (int k = 0; k < 8; ++k) lane[k] = x[0];
     std::size_t j = 0;
@@ -30,7 +30,7 @@ inline __attribute__((always_inline)) T row_max(const T* x, std::size_t c) {
 }
 
 template <class T>
-inline __attribute__((always_inline)) T row_sum(const T* x, std::size_t c) {
+PYBP_ALWAYS_INLINE T row_sum(const T* x, std::size_t c) {
     T lane[8] = {};
     std::size_t j = 0;
     for (; j + 8 <= c; j += 8)
