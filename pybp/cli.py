@@ -45,7 +45,13 @@ def cmd_train(args) -> int:
     import numpy as np
     from .trainer import Trainer
     if args.threads:
-        pybp.set_num_threads(args.threads)
+        try:
+            pybp.set_num_threads(args.threads)
+        except ValueError as e:
+            print(f"pybp: {e}", file=sys.stderr)
+            return 2
+        except RuntimeError as e:  # fewer threads than asked: train on those
+            print(f"pybp: {e}", file=sys.stderr)
     x_train, t_train, x_test, t_test = _load_data(args.limit)
     dtype = np.dtype(args.dtype)
     if args.net == "two-layer":

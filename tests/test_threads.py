@@ -252,3 +252,12 @@ def test_input_copy_that_cannot_be_allocated_is_a_memory_error(name):
     assert count == f"cases {13 if name == 'cpp' else 5}" and len(lines) == int(count.split()[1]), out.stdout
     bad = [ln for ln in lines if not ln.endswith("| MemoryError")]
     assert bad == [], "\n".join(bad)
+
+
+def test_train_threads_out_of_range_is_a_clean_cli_error():
+    """`pybp train --threads 100000`: exit code 2 and the ValueError's message, no traceback, before any data is
+    read."""
+    out = _run("import sys; from pybp.cli import main; sys.exit(main(['train', '--threads', '100000']))")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "pybp: set_num_threads: n must be >= 1 and <= 256, got 100000" in out.stderr
+    assert "Traceback" not in out.stderr
