@@ -36,10 +36,10 @@ using Clock = std::chrono::steady_clock;
 // next one; longer spinning would take CPU time from other processes on a busy machine.
 constexpr auto kWorkerSpin = std::chrono::microseconds(100);
 constexpr auto kCallerSpin = std::chrono::microseconds(50);
-// After a job the workers did not help with although they were awake (the OS ran something else on their CPUs), or
-// one where the caller waited long for a worker's task (a worker preempted mid-task), the next jobs run serially
-// for kBackoff << (consecutive failures - 1), at most kBackoff << kMaxBackoffShift; one that goes well resets it.
-// On a busy machine pybp thus stays within a probe per ~0.1 s of single-threaded speed.
+// After a job the workers barely helped with although they were awake (the OS ran something else on their CPUs),
+// or one where the caller waited long for a worker's task (a worker preempted mid-task), the next jobs run serially
+// for kBackoff << (failures - 1), at most kBackoff << kMaxBackoffShift; a job that goes well takes one failure
+// back. On a busy machine pybp thus stays within a probe per ~0.1 s of single-threaded speed.
 constexpr auto kBackoff = std::chrono::milliseconds(1);
 constexpr int kMaxBackoffShift = 7;
 
@@ -306,20 +306,23 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
     // Close the job before its fields are reused: a worker that read this generation's state before, and the next
     // job's fields after, cannot join or claim (its compare-and-swap expects the old word).
     p->state.store((g << kGenShift) | kTaskMask, std::memory_order_release);
-    // Did the workers help? A sleeping worker that woke too late is expected (no failure); an awake one that took
-    // no task, or a wait for a worker's task much longer than the caller's own tasks took, means a busy machine.
+    // Did the workers help? Judged over jobs long enough for an awake worker to join (it checks every few hundred
+    // nanoseconds, but may sit in a sched_yield for a microsecond): helpers that took less than a quarter of the
+    // tasks were not running (their CPUs ran other programs, or waking them took longer than the job: then
+    // waking them only cost time). A long wait for a worker's task (preempted while holding it) counts always.
+    // Failures add up and a good job takes one back, so on a busy machine the back-off stays long even when
+    // some probes go well.
     const auto t2 = Clock::now();
-    // (Only over a job long enough for an awake worker to have joined: a spinning worker checks every few
-    // hundred nanoseconds, but may be in a sched_yield for a microsecond.)
-    const bool idle_helper = asleep < helpers && mine == ntasks && t1 - t0 > kCallerSpin;
+    const std::ptrdiff_t helped = ntasks - mine;
+    const bool judged = t1 - t0 > kCallerSpin;
     const bool stalled = mine > 0 && t2 - t1 > 2 * (t1 - t0) / mine + kCallerSpin;
     p->jobs_parallel.fetch_add(1, std::memory_order_relaxed);
-    if (idle_helper || stalled) {
+    if (stalled || (judged && helped * 4 < ntasks)) {
         p->backoffs.fetch_add(1, std::memory_order_relaxed);
         p->failures = std::min(p->failures + 1, kMaxBackoffShift + 1);
         p->serial_until = t2 + kBackoff * (1 << (p->failures - 1));
-    } else if (mine < ntasks) {
-        p->failures = 0;
+    } else if (judged && p->failures > 0) {
+        --p->failures;
     }
     p->owned.store(false, std::memory_order_release);
 }
