@@ -16,9 +16,7 @@
 
 #include "threads.hpp"
 
-#ifdef PYBP_ISA_IS_avx2
-#include "simd_avx2.hpp"
-#endif
+#include "simd.hpp"
 
 #include "kernel_family.hpp"
 

@@ -80,3 +80,14 @@ def test_backward_kernels_match_central_differences(backend, rng):
     y = backend.sigmoid_forward(x)
     num = _central_diff(lambda z: float(np.sum(backend.sigmoid_forward(z) * w)), x)
     np.testing.assert_allclose(backend.sigmoid_backward(w, y), num, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numba_exp_constants_are_the_compiled_ones(dtype):
+    """pybp._numba's exp reads its constants from one table, which must be csrc/vexp.hpp's, value for value."""
+    from pybp import _core
+    from pybp._numba import EXP_CONST
+    want, got = _core._exp_constants(dtype), EXP_CONST[dtype]
+    assert sorted(got) == sorted(want)
+    for name in want:
+        np.testing.assert_array_equal(np.asarray(got[name], dtype), np.asarray(want[name], dtype), err_msg=name)
