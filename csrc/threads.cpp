@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <system_error>
 #include <thread>
 #include <vector>
@@ -22,6 +23,8 @@
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
 #include <immintrin.h>
 #define PYBP_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__) && defined(__GNUC__)
+#define PYBP_CPU_RELAX() __asm__ __volatile__("yield" ::: "memory")
 #else
 #define PYBP_CPU_RELAX() std::this_thread::yield()
 #endif
