@@ -174,6 +174,7 @@ def main(argv=None) -> int:
     ap.add_argument("--train", action="store_true", help="also time `pybp train` idle, --threads 1 vs default")
     ap.add_argument("--train-repeats", type=int, default=3)
     ap.add_argument("--crossover", action="store_true", help="single GEMMs around the parallel threshold instead")
+    ap.add_argument("--note", default="", help="recorded with the machine line (e.g. how the extension was built)")
     args = ap.parse_args(argv)
     pybp.set_backend("cpp")
     default = _core.get_num_threads()
@@ -181,6 +182,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     meta = common.header()
     meta["load average before"] = f"{load0[0]:.2f}"
+    if args.note:
+        meta["note"] = args.note
     cols = ["case", "load", "1 thread", f"default ({default})", "default / 1 thread"]
     notes = (f"{args.repeats} interleaved repeats; the ratio is paired per repeat (median, min-max). < 1: the "
              "default is faster. 'Idle' means no competitors started by this script: other work on the machine "
