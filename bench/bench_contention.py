@@ -212,11 +212,11 @@ def main(argv=None) -> int:
                 print(f"pybp train threads={th or default}: {runs[th or default][-1]}", flush=True)
         one = np.array([x["wall"] for x in runs[1]])
         dflt = np.array([x["wall"] for x in runs[default]])
+        ratio = dflt / one  # paired: the r-th run of each setting ran back to back
         rows.append({"case": "pybp train (README main command, wall)", "load": "idle",
                      "1 thread": common.fmt_seconds(float(np.median(one))),
                      f"default ({default})": common.fmt_seconds(float(np.median(dflt))),
-                     "default / 1 thread": f"{np.median(dflt) / np.median(one):.2f} "
-                                           f"({dflt.min() / one.max():.2f}-{dflt.max() / one.min():.2f})"})
+                     "default / 1 thread": f"{np.median(ratio):.2f} ({ratio.min():.2f}-{ratio.max():.2f})"})
         raw["train"] = {str(k): v for k, v in runs.items()}
     meta["load average after"] = f"{os.getloadavg()[0]:.2f}"
     md = common.write_report("contention", "Default threads vs one thread, idle and under load (median per step)",
