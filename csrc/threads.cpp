@@ -26,13 +26,25 @@
 #elif defined(__aarch64__) && defined(__GNUC__)
 #define PYBP_CPU_RELAX() __asm__ __volatile__("yield" ::: "memory")
 #else
-#define PYBP_CPU_RELAX() std::this_thread::yield()
+#define PYBP_CPU_RELAX() ((void)0)
 #endif
 
 namespace pybp {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The CPU the calling thread runs on, or -1 where unknown. Spinning on the CPU of the thread one waits for only
+// delays it: a spinning worker would take the caller's time slice (TwoLayerNet's step loop 1.5x slower at load
+// average 5), and a spinning caller the worker's.
+inline int current_cpu() noexcept {
+#if defined(__linux__)
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+inline bool same_cpu(int a, int b) noexcept { return a >= 0 && a == b; }
 
 // How long an idle worker, and a caller waiting for the workers' last tasks, spin before blocking. A training step
 // issues its parallel jobs tens of microseconds apart, so a worker that spins this long is still awake for the
@@ -70,6 +82,7 @@ struct Pool {
     std::atomic<int> helpers{0};          // workers allowed to join
     std::atomic<std::ptrdiff_t> done{0};  // tasks finished
     std::atomic<bool> caller_blocked{false};
+    std::atomic<int> caller_cpu{-1}, worker_cpu{-1};  // where the caller published the job, a worker last ran
     std::uint64_t gen = 0;                // last generation published (owner only)
 
     std::atomic<bool> owned{false};  // a caller is running a job
@@ -179,15 +192,15 @@ void Pool::worker_loop() noexcept {
     std::uint64_t seen = gen_of(state.load(std::memory_order_acquire));
     for (;;) {
         std::uint64_t s = state.load(std::memory_order_acquire);
-        if (gen_of(s) == seen) {
+        if (gen_of(s) == seen && !same_cpu(current_cpu(), caller_cpu.load(std::memory_order_relaxed))) {
             const auto until = Clock::now() + kWorkerSpin;
             for (int i = 0; gen_of(s) == seen; ++i) {
                 PYBP_CPU_RELAX();
                 s = state.load(std::memory_order_acquire);
-                if ((i & 63) == 63) {
-                    if (Clock::now() > until) break;
-                    std::this_thread::yield();  // free on an idle CPU; lets others run on a busy one
-                }
+                // No sched_yield here: under EEVDF (Linux 6.6+) each yield pushes the thread's deadline a slice
+                // later, and a worker that yielded through its spin then waited hundreds of ms for the CPU while
+                // holding a task the caller needed (steps of 0.1-1.2 s in bench_contention.py's busy runs).
+                if ((i & 63) == 63 && Clock::now() > until) break;
             }
         }
         if (gen_of(s) == seen) {
@@ -212,6 +225,7 @@ void Pool::worker_loop() noexcept {
             f(c, t);
             finish_one(n);
         }
+        worker_cpu.store(current_cpu(), std::memory_order_relaxed);
     }
 }
 
@@ -278,6 +292,8 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
     p->helpers.store(helpers, std::memory_order_relaxed);
     p->done.store(0, std::memory_order_relaxed);
     p->caller_blocked.store(false, std::memory_order_relaxed);
+    const int my_cpu = current_cpu();
+    p->caller_cpu.store(my_cpu, std::memory_order_relaxed);
     const std::uint64_t g = ++p->gen & ((std::uint64_t(1) << (64 - kGenShift)) - 1);
     p->state.store(g << kGenShift, std::memory_order_seq_cst);
     const int asleep = p->sleepers.load(std::memory_order_seq_cst);
@@ -295,7 +311,7 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
     tl_in_task = false;
     const auto t1 = Clock::now();
     if (p->done.fetch_add(mine, std::memory_order_seq_cst) + mine != ntasks) {
-        const auto until = t1 + kCallerSpin;
+        const auto until = same_cpu(my_cpu, p->worker_cpu.load(std::memory_order_relaxed)) ? t1 : t1 + kCallerSpin;
         for (int i = 0; p->done.load(std::memory_order_acquire) != ntasks; ++i) {
             PYBP_CPU_RELAX();
             if ((i & 63) == 63 && Clock::now() > until) {
@@ -310,8 +326,7 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
     // job's fields after, cannot join or claim (its compare-and-swap expects the old word).
     p->state.store((g << kGenShift) | kTaskMask, std::memory_order_release);
     // Did the workers help? Judged over jobs long enough for an awake worker to join (it checks every few hundred
-    // nanoseconds, but may sit in a sched_yield for a microsecond): helpers that took less than a quarter of the
-    // tasks were not running (their CPUs ran other programs, or waking them took longer than the job: then
+    // nanoseconds): helpers that took less than a quarter of the tasks were not running (their CPUs ran other programs, or waking them took longer than the job: then
     // waking them only cost time). A long wait for a worker's task (preempted while holding it) counts always.
     // Failures add up and a good job takes one back, so on a busy machine the back-off stays long even when
     // some probes go well.
