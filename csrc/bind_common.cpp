@@ -66,7 +66,38 @@ py::array float_input(const py::handle& obj, const char* fn, const char* name, D
     py::array a = require_ndarray(obj, fn, name);
     *dt = float_dtype(a, fn, name);
     if (c_contig(a) && aligned(a)) return a;
-    return py::array::ensure(a, py::array::c_style | py::array::forcecast);
+    return require_copy(a, py::array::c_style | py::array::forcecast);
+}
+
+py::array require_copy(const py::handle& a, int flags) {
+    auto& api = py::detail::npy_api::get();
+    PyObject* r = api.PyArray_FromAny_(a.ptr(), nullptr, 0, 0, py::detail::npy_api::NPY_ARRAY_ENSUREARRAY_ | flags,
+                                       nullptr);
+    if (!r) throw py::error_already_set();
+    return py::reinterpret_steal<py::array>(r);
+}
+
+double real_arg(const char* fn, const char* name, const py::handle& o) {
+    PyObject* p = o.ptr();
+    if (PyFloat_CheckExact(p)) return PyFloat_AS_DOUBLE(p);
+    const PyNumberMethods* nb = Py_TYPE(p)->tp_as_number;
+    if (!nb || (!nb->nb_float && !nb->nb_index))
+        raise_type(std::string(fn) + ": " + name + " must be a real number, got " + type_name(o));
+    const double v = PyFloat_AsDouble(p);
+    if (v == -1.0 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) throw py::error_already_set();
+        PyErr_Clear();
+        raise_value(std::string(fn) + ": " + name + " is out of the float range");
+    }
+    return v;
+}
+
+bool flag_arg(const char* fn, const char* name, const py::handle& o) {
+    if (o.ptr() == Py_True) return true;
+    if (o.ptr() == Py_False) return false;
+    static PyObject* np_bool = py::object(py::module_::import("numpy").attr("bool_")).release().ptr();  // kept
+    if (PyObject_TypeCheck(o.ptr(), reinterpret_cast<PyTypeObject*>(np_bool))) return PyObject_IsTrue(o.ptr()) == 1;
+    raise_type(std::string(fn) + ": " + name + " must be a bool, got " + type_name(o));
 }
 
 void require_writable(const py::array& a, const char* fn, const char* name) {
@@ -153,7 +184,7 @@ py::array output(const py::handle& out_obj, const py::array& like, std::size_t n
 Strided2D strided_2d(py::array a) {
     const py::ssize_t isz = a.itemsize();
     if (!aligned(a) || a.strides(0) % isz || a.strides(1) % isz)
-        a = py::array::ensure(a, py::array::c_style | py::array::forcecast);
+        a = require_copy(a, py::array::c_style | py::array::forcecast);
     return {a, static_cast<std::ptrdiff_t>(a.strides(0) / isz), static_cast<std::ptrdiff_t>(a.strides(1) / isz)};
 }
 

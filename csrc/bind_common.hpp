@@ -41,6 +41,14 @@ Dt float_dtype(const py::array& a, const char* fn, const char* name);
 void require_same_dtype(const py::array& a, const char* an, const py::array& b, const char* bn, const char* fn);
 void require_same_shape(const py::array& a, const char* an, const py::array& b, const char* bn, const char* fn);
 void require_ndim(const py::array& a, py::ssize_t n, const char* fn, const char* name);
+// A copy of `a` meeting NumPy's requirement `flags` (C order, aligned, ...); MemoryError when it cannot be
+// allocated (py::array::ensure returns a null handle then, clearing the error, and a binding would read through it).
+py::array require_copy(const py::handle& a, int flags);
+// A scalar argument (lr, alpha, ...) as a double, with pybp._checks.real's rule and messages: anything with
+// __float__ or __index__ except strings (TypeError); an int beyond the float range is a ValueError.
+double real_arg(const char* fn, const char* name, const py::handle& o);
+// A yes/no argument (trans_a, ...), as pybp._checks.flag: bool or numpy.bool_ only (TypeError otherwise).
+bool flag_arg(const char* fn, const char* name, const py::handle& o);
 // A read-only float input: validated, then made C-contiguous and aligned (an explicit copy only if needed).
 py::array float_input(const py::handle& obj, const char* fn, const char* name, Dt* dt);
 // An array the kernel writes: must already be C-contiguous, aligned and writeable (never copied).

@@ -30,7 +30,7 @@ py::array relu_backward(const py::handle& dout_obj, const py::handle& mask_obj, 
     if (mask.dtype().num() != py::detail::npy_api::NPY_BOOL_)
         raise_type(std::string(fn) + ": mask must have dtype bool, got " + dtype_str(mask));
     require_same_shape(dout, "dout", mask, "mask", fn);
-    if (!c_contig(mask)) mask = py::array::ensure(mask, py::array::c_style);
+    if (!c_contig(mask)) mask = require_copy(mask, py::array::c_style);
     py::array dx = output_like(out_obj, dout, "dout", fn);
     const auto n = static_cast<std::size_t>(dout.size());
     with_dtype(dt, [&](auto tag) {

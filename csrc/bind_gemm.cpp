@@ -10,9 +10,11 @@
 namespace pybp::bind {
 namespace {
 
-py::array gemm(const py::handle& a_obj, const py::handle& b_obj, const py::handle& c_obj, double alpha,
-               double beta, bool trans_a, bool trans_b) {
+py::array gemm(const py::handle& a_obj, const py::handle& b_obj, const py::handle& c_obj, const py::handle& alpha_obj,
+               const py::handle& beta_obj, const py::handle& trans_a_obj, const py::handle& trans_b_obj) {
     const char* fn = "gemm";
+    const double alpha = real_arg(fn, "alpha", alpha_obj), beta = real_arg(fn, "beta", beta_obj);
+    const bool trans_a = flag_arg(fn, "trans_a", trans_a_obj), trans_b = flag_arg(fn, "trans_b", trans_b_obj);
     py::array a = require_ndarray(a_obj, fn, "a");
     const Dt dt = float_dtype(a, fn, "a");
     py::array b = require_ndarray(b_obj, fn, "b");

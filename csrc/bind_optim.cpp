@@ -45,25 +45,30 @@ UpdateArrays update_args(const char* fn, const py::handle& p_obj, const py::hand
     for (std::size_t i = 0; i < all.size(); ++i)
         for (std::size_t j = i + 1; j < all.size(); ++j)
             require_no_overlap(all[i].second, all[i].first, all[j].second, all[j].first, fn);
-    py::array grad = c_contig(g) && aligned(g) ? g : py::array::ensure(g, py::array::c_style);
+    py::array grad = c_contig(g) && aligned(g) ? g : require_copy(g, py::array::c_style);
     return UpdateArrays{dt, std::move(param), std::move(grad), std::move(states)};
 }
 
-// Validates, then calls kernel(p, state, g, n) for the arrays' dtype T with the GIL released; state[k] is the
-// k-th state array's data (T*).
+// Checks the scalars (real_arg, first, as the Python backends do), then the arrays, then calls
+// kernel(p, state, g, n, k) for the arrays' dtype T with the GIL released; state[i] is the i-th state array's data
+// (T*), k[i] the i-th scalar (double).
 template <class Kernel>
 void run_update(const char* fn, const py::handle& param, const py::handle& grad,
-                std::initializer_list<std::pair<const char*, py::handle>> state, Kernel&& kernel) {
+                std::initializer_list<std::pair<const char*, py::handle>> state,
+                std::initializer_list<std::pair<const char*, py::handle>> scalars, Kernel&& kernel) {
+    double k[4] = {0, 0, 0, 0};
+    std::size_t i = 0;
+    for (const auto& kv : scalars) k[i++] = real_arg(fn, kv.first, kv.second);
     UpdateArrays u = update_args(fn, param, grad, state);
     with_dtype(u.dt, [&](auto tag) {
         using T = decltype(tag);
         T* st[2] = {nullptr, nullptr};
-        for (std::size_t k = 0; k < u.state.size(); ++k) st[k] = ptr<T>(u.state[k]);
+        for (std::size_t j = 0; j < u.state.size(); ++j) st[j] = ptr<T>(u.state[j]);
         T* p = ptr<T>(u.param);
         const T* g = cptr<T>(u.grad);
         const auto n = static_cast<std::size_t>(u.param.size());
         py::gil_scoped_release nogil;
-        kernel(p, st, g, n);
+        kernel(p, st, g, n, k);
     });
 }
 
@@ -72,58 +77,46 @@ void run_update(const char* fn, const py::handle& param, const py::handle& grad,
 }  // namespace
 
 void init_optim(py::module_& m) {
-    m.def("sgd_update", [](const py::handle& param, const py::handle& grad, double lr) {
-        run_update("sgd_update", param, grad, {}, [&](auto* p, auto* const*, const auto* g, std::size_t n) {
-            using T = std::remove_pointer_t<decltype(p)>;
-            pybp::sgd_update<T>(p, g, n, T(lr));
-        });
+    using H = const py::handle&;
+#define PYBP_UPDATE_KERNEL(body) \
+    [](auto* p, auto* const* s, const auto* g, std::size_t n, const double* k) { \
+        using T = std::remove_pointer_t<decltype(p)>; \
+        (void)s; \
+        body; \
+    }
+    m.def("sgd_update", [](H param, H grad, H lr) {
+        run_update("sgd_update", param, grad, {}, {{"lr", lr}},
+                   PYBP_UPDATE_KERNEL(pybp::sgd_update<T>(p, g, n, T(k[0]))));
     }, py::arg("param"), py::arg("grad"), py::arg("lr"), "param -= lr * grad.");
-    m.def("momentum_update", [](const py::handle& param, const py::handle& grad, const py::handle& v, double lr,
-                                double momentum) {
-        run_update("momentum_update", param, grad, {{"v", v}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                   std::size_t n) {
-            using T = std::remove_pointer_t<decltype(p)>;
-            pybp::momentum_update<T>(p, s[0], g, n, T(lr), T(momentum));
-        });
+    m.def("momentum_update", [](H param, H grad, H v, H lr, H momentum) {
+        run_update("momentum_update", param, grad, {{"v", v}}, {{"lr", lr}, {"momentum", momentum}},
+                   PYBP_UPDATE_KERNEL(pybp::momentum_update<T>(p, s[0], g, n, T(k[0]), T(k[1]))));
     }, py::arg("param"), py::arg("grad"), py::arg("v"), py::arg("lr"), py::arg("momentum"),
        "v = momentum * v - lr * grad; param += v.");
-    m.def("nesterov_update", [](const py::handle& param, const py::handle& grad, const py::handle& v, double lr,
-                                double momentum) {
-        run_update("nesterov_update", param, grad, {{"v", v}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                   std::size_t n) {
-            using T = std::remove_pointer_t<decltype(p)>;
-            pybp::nesterov_update<T>(p, s[0], g, n, T(lr), T(momentum), T(momentum * momentum),
-                                     T((1 + momentum) * lr));
-        });
+    m.def("nesterov_update", [](H param, H grad, H v, H lr, H momentum) {
+        run_update("nesterov_update", param, grad, {{"v", v}}, {{"lr", lr}, {"momentum", momentum}},
+                   PYBP_UPDATE_KERNEL(pybp::nesterov_update<T>(p, s[0], g, n, T(k[0]), T(k[1]), T(k[1] * k[1]),
+                                                               T((1 + k[1]) * k[0]))));
     }, py::arg("param"), py::arg("grad"), py::arg("v"), py::arg("lr"), py::arg("momentum"),
        "The book's Nesterov (2021 fix): param += momentum**2*v - (1+momentum)*lr*grad, then v = momentum*v - lr*grad.");
-    m.def("adagrad_update", [](const py::handle& param, const py::handle& grad, const py::handle& h, double lr,
-                               double eps) {
-        run_update("adagrad_update", param, grad, {{"h", h}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                  std::size_t n) {
-            using T = std::remove_pointer_t<decltype(p)>;
-            pybp::adagrad_update<T>(p, s[0], g, n, T(lr), T(eps));
-        });
+    m.def("adagrad_update", [](H param, H grad, H h, H lr, H eps) {
+        run_update("adagrad_update", param, grad, {{"h", h}}, {{"lr", lr}, {"eps", eps}},
+                   PYBP_UPDATE_KERNEL(pybp::adagrad_update<T>(p, s[0], g, n, T(k[0]), T(k[1]))));
     }, py::arg("param"), py::arg("grad"), py::arg("h"), py::arg("lr"), py::arg("eps"),
        "h += g*g; param -= lr * g / (sqrt(h) + eps).");
-    m.def("rmsprop_update", [](const py::handle& param, const py::handle& grad, const py::handle& h, double lr,
-                               double decay_rate, double eps) {
-        run_update("rmsprop_update", param, grad, {{"h", h}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                  std::size_t n) {
-            using T = std::remove_pointer_t<decltype(p)>;
-            pybp::rmsprop_update<T>(p, s[0], g, n, T(lr), T(decay_rate), T(1 - decay_rate), T(eps));
-        });
+    m.def("rmsprop_update", [](H param, H grad, H h, H lr, H decay_rate, H eps) {
+        run_update("rmsprop_update", param, grad, {{"h", h}}, {{"lr", lr}, {"decay_rate", decay_rate}, {"eps", eps}},
+                   PYBP_UPDATE_KERNEL(pybp::rmsprop_update<T>(p, s[0], g, n, T(k[0]), T(k[1]), T(1 - k[1]), T(k[2]))));
     }, py::arg("param"), py::arg("grad"), py::arg("h"), py::arg("lr"), py::arg("decay_rate"), py::arg("eps"),
        "h = decay*h + (1-decay)*g*g; param -= lr * g / (sqrt(h) + eps).");
-    m.def("adam_update", [](const py::handle& param, const py::handle& grad, const py::handle& mm,
-                            const py::handle& v, double lr_t, double beta1, double beta2, double eps) {
-        run_update("adam_update", param, grad, {{"m", mm}, {"v", v}}, [&](auto* p, auto* const* s, const auto* g,
-                                                                         std::size_t n) {
-            using T = std::remove_pointer_t<decltype(p)>;
-            pybp::adam_update<T>(p, s[0], s[1], g, n, T(lr_t), T(1 - beta1), T(1 - beta2), T(eps));
-        });
+    m.def("adam_update", [](H param, H grad, H mm, H v, H lr_t, H beta1, H beta2, H eps) {
+        run_update("adam_update", param, grad, {{"m", mm}, {"v", v}},
+                   {{"lr_t", lr_t}, {"beta1", beta1}, {"beta2", beta2}, {"eps", eps}},
+                   PYBP_UPDATE_KERNEL(pybp::adam_update<T>(p, s[0], s[1], g, n, T(k[0]), T(1 - k[1]), T(1 - k[2]),
+                                                           T(k[3]))));
     }, py::arg("param"), py::arg("grad"), py::arg("m"), py::arg("v"), py::arg("lr_t"), py::arg("beta1"),
        py::arg("beta2"), py::arg("eps"), "m += (1-b1)(g-m); v += (1-b2)(g*g-v); param -= lr_t * m / (sqrt(v) + eps).");
+#undef PYBP_UPDATE_KERNEL
 }
 
 }  // namespace pybp::bind

@@ -1,4 +1,4 @@
-// Run-time information and control (csrc/cpu.cpp: ISA path, threads, CPU features), the peak-FLOP/s probe
+// Run-time information and control (csrc/cpu.cpp: ISA path and CPU features; csrc/threads.cpp: threads), the peak-FLOP/s probe
 // (csrc/probe.cpp) and build_info.
 #include "bind_common.hpp"
 
@@ -9,6 +9,7 @@
 
 #include "cpu.hpp"
 #include "kernels.hpp"
+#include "threads.hpp"
 #include "vexp.hpp"
 
 namespace pybp::bind {
@@ -40,11 +41,23 @@ void init_runtime(py::module_& m) {
             raise_value("set_isa: this CPU cannot run the '" + name + "' path (best: " +
                         pybp::isa_name(pybp::detect_isa()) + ")");
     }, py::arg("name"), "Select an ISA path (for tests and benchmarks).");
-    m.def("get_num_threads", &pybp::get_num_threads, "OpenMP threads for kernels large enough to split.");
+    m.def("get_num_threads", &pybp::get_num_threads, "Threads (process-wide) for kernels large enough to split.");
     m.def("set_num_threads", [](int n) {
-        if (n < 1) raise_value("set_num_threads: n must be >= 1, got " + std::to_string(n));
-        pybp::set_num_threads(n);
-    }, py::arg("n"));
+        if (n < 1 || n > pybp::kMaxThreads)
+            raise_value("set_num_threads: n must be >= 1 and <= " + std::to_string(pybp::kMaxThreads) + ", got " +
+                        std::to_string(n));
+        return pybp::set_num_threads(n);
+    }, py::arg("n"), "Sets the process-wide thread count; returns the count in effect (fewer if the OS refused).");
+    m.def("pool_workers", &pybp::pool_workers, "Worker threads started so far in this process.");
+    m.def("pool_stats", [] {
+        const pybp::PoolStats s = pybp::pool_stats();
+        py::dict d;
+        d["parallel"] = s.parallel;
+        d["backed_off"] = s.backed_off;
+        d["backoffs"] = s.backoffs;
+        return d;
+    }, "Jobs run on several threads, jobs run on one because of a back-off, back-offs begun (this process).");
+    m.attr("MAX_THREADS") = pybp::kMaxThreads;
     m.def("peak_gflops", [](const std::string& dtype, double seconds) {
         if (!(seconds > 0 && seconds <= 10)) raise_value("peak_gflops: seconds must be in (0, 10]");
         if (dtype != "float32" && dtype != "float64")
@@ -71,7 +84,6 @@ void init_runtime(py::module_& m) {
         "unknown"
 #endif
     );
-    info["openmp"] = pybp::have_openmp();
 #if PYBP_BUILD_AVX2
     info["isa_paths"] = std::vector<std::string>{"generic", "avx2"};
 #else

@@ -43,10 +43,10 @@ py::array xent_labels(const py::handle& t_obj, const py::array& x, bool* index, 
         // would cost a quarter of a 100x10 call.
         py::array ti = t;
         if (num != py::dtype::of<std::int64_t>().num() || !native_order(t) || !c_contig(t) || !aligned(t)) {
-            ti = py::array::ensure(t, py::array::c_style);
+            ti = require_copy(t, py::array::c_style);
             if (ti.dtype().num() != py::dtype::of<std::int64_t>().num() || !native_order(ti))
                 ti = py::reinterpret_steal<py::array>(ti.attr("astype")("int64").release());
-            ti = py::array::ensure(ti, py::array::c_style);
+            ti = require_copy(ti, py::array::c_style);
         }
         const auto* tp = static_cast<const std::int64_t*>(ti.data());
         bool bad = false;  // one unsigned compare per label, no early exit: the loop vectorises
@@ -64,7 +64,7 @@ py::array xent_labels(const py::handle& t_obj, const py::array& x, bool* index, 
         require_same_dtype(x, "x", t, "t", fn);
         require_same_shape(x, "x", t, "t", fn);
         *index = false;
-        return c_contig(t) && aligned(t) ? t : py::array::ensure(t, py::array::c_style);
+        return c_contig(t) && aligned(t) ? t : require_copy(t, py::array::c_style);
     }
     if ((t.ndim() == 1 || t.ndim() == 2) && !integer && !flt)
         raise_type(std::string(fn) + ": t must hold integer class labels (N,) or one-hot rows (N, C) of x's dtype, "

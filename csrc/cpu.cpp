@@ -3,9 +3,6 @@
 #include <atomic>
 #include <cstring>
 
-#if PYBP_HAVE_OPENMP
-#include <omp.h>
-#endif
 #if defined(_MSC_VER) && !defined(__GNUC__) && defined(_M_X64)
 #define PYBP_MSVC_CPUID 1
 #include <intrin.h>
@@ -99,23 +96,5 @@ bool cpu_has(const char* feature) noexcept {
     (void)feature;
     return false;
 }
-
-int get_num_threads() noexcept {
-#if PYBP_HAVE_OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
-void set_num_threads(int n) noexcept {
-#if PYBP_HAVE_OPENMP
-    omp_set_num_threads(n < 1 ? 1 : n);
-#else
-    (void)n;
-#endif
-}
-
-bool have_openmp() noexcept { return PYBP_HAVE_OPENMP != 0; }
 
 }  // namespace pybp

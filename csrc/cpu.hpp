@@ -19,9 +19,5 @@ bool parse_isa(const char* name, Isa* out) noexcept;
 // CPU feature flags as seen by the compiler runtime, for pybp.backend_info().
 bool cpu_has(const char* feature) noexcept;
 
-// OpenMP thread count used by kernels large enough to split (1 when built without OpenMP).
-int get_num_threads() noexcept;
-void set_num_threads(int n) noexcept;
-bool have_openmp() noexcept;
 
 }  // namespace pybp

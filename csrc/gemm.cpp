@@ -15,13 +15,7 @@
 #include <vector>
 
 #include "compiler.hpp"
-
-#if PYBP_HAVE_OPENMP
-#include <omp.h>
-#define PYBP_PRAGMA(x) PYBP_DO_PRAGMA(x)
-#else
-#define PYBP_PRAGMA(x)
-#endif
+#include "threads.hpp"
 
 #include "simd.hpp"
 
@@ -228,10 +222,12 @@ constexpr idx kPackGroup = 64;
 // threads: 130-137 -> 151-152 GFLOP/s; 96d48e7). From 4 groups per thread on, the uneven last round is small.
 constexpr idx kSplitPackBelowGroupsPerThread = 4;
 
-// Problems below this many multiply-adds run on the calling thread: an OpenMP fork/join would cost more.
-#if PYBP_HAVE_OPENMP
-constexpr double kParallelMinMacs = 1 << 20;
+// Problems below this many multiply-adds run on the calling thread: waking a worker would cost more than it saves
+// (bench/bench_contention.py --crossover; -DPYBP_PARALLEL_MIN_MACS=0 to measure below it).
+#ifndef PYBP_PARALLEL_MIN_MACS
+#define PYBP_PARALLEL_MIN_MACS (1 << 20)
 #endif
+constexpr double kParallelMinMacs = PYBP_PARALLEL_MIN_MACS;
 // Below this C width, row-contiguous A is read in place instead of packed (see the file comment). Set with the
 // first GEMM (58a6d19) for TwoLayerNet's n = 50 and 10; not re-tuned since.
 constexpr idx kUnpackedAMaxN = 256;
@@ -274,9 +270,7 @@ Plan<T> plan_gemm(const Operands<T>& op) {
     constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
     Plan<T> pl;
     pl.m = op.m;
-#if PYBP_HAVE_OPENMP
     if (static_cast<double>(op.m) * op.n * op.k >= kParallelMinMacs) pl.nt = get_num_threads();
-#endif
     // Narrow C: read A in place when either of its dimensions is contiguous (x @ W reads rows of x, x.T @ dout
     // reads 6 adjacent columns of x per step); packing would cost as much as the few B panels it serves.
     pl.unpacked_a = (op.csa == 1 || op.rsa == 1) && op.n < kUnpackedAMaxN;
@@ -380,23 +374,22 @@ template <class T>
 void run_parallel_blocks(const Plan<T>& pl, const Operands<T>& op, T* bp) {
     constexpr int NC = Blk<T>::NC, NR = Tile<T>::NR, KC = Blk<T>::KC;
     const int nt = pl.nt;
-    PYBP_PRAGMA(omp parallel num_threads(nt) if (nt > 1))
-    {
-        T* ap = pl.unpacked_a ? nullptr : scratch<T>(tl_a_buf, static_cast<std::size_t>(pl.mc) * KC);
-        for (idx jc = 0; jc < op.n; jc += NC) {
-            const idx nc = std::min<idx>(NC, op.n - jc);
-            const idx ngroups = ceil_div(ceil_div(nc, NR), kPackGroup);
-            const idx ksplit = pack_ksplit(ngroups, nt);
-            for (idx pc = 0; pc < op.k; pc += pl.kc_step) {
-                const int kc = static_cast<int>(std::min<idx>(pl.kc_step, op.k - pc));
-                const T beta_eff = pc == 0 ? op.beta : T(1);
-                PYBP_PRAGMA(omp for schedule(static))
-                for (idx task = 0; task < ngroups * ksplit; ++task)
-                    pack_b_task(pl, op, task, ksplit, jc, nc, pc, kc, bp);
-                PYBP_PRAGMA(omp for schedule(static))
-                for (idx blk = 0; blk < pl.nblk; ++blk)
-                    compute_row_block(pl, op, blk, jc, nc, pc, kc, beta_eff, bp, ap);
-            }
+    // Two jobs per B block on the pool (threads.hpp): its packing tasks, then the row blocks that read it. Tasks
+    // are claimed dynamically, so a thread the OS has not run yet leaves its share to the others.
+    for (idx jc = 0; jc < op.n; jc += NC) {
+        const idx nc = std::min<idx>(NC, op.n - jc);
+        const idx ngroups = ceil_div(ceil_div(nc, NR), kPackGroup);
+        const idx ksplit = pack_ksplit(ngroups, nt);
+        for (idx pc = 0; pc < op.k; pc += pl.kc_step) {
+            const int kc = static_cast<int>(std::min<idx>(pl.kc_step, op.k - pc));
+            const T beta_eff = pc == 0 ? op.beta : T(1);
+            auto pack = [&](idx task) { pack_b_task(pl, op, task, ksplit, jc, nc, pc, kc, bp); };
+            parallel_for(ngroups * ksplit, nt, pack);
+            auto compute = [&](idx blk) {
+                T* ap = pl.unpacked_a ? nullptr : scratch<T>(tl_a_buf, static_cast<std::size_t>(pl.mc) * KC);
+                compute_row_block(pl, op, blk, jc, nc, pc, kc, beta_eff, bp, ap);
+            };
+            parallel_for(pl.nblk, nt, compute);
         }
     }
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import operator
 import os
 import platform
 import sys
@@ -138,21 +139,27 @@ def _init_default() -> None:
 
 
 def set_num_threads(n: int) -> None:
-    """Threads for pybp's compiled kernels (OpenMP in cpp; Numba's pool if numba is loaded)."""
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    # Numba first: its first set_num_threads launches its pool, and with the "omp" threading layer that launch
-    # resets the calling thread's OpenMP thread count (the one pybp's kernels read) to Numba's maximum.
-    if "numba" in sys.modules:
-        import numba
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    """Threads for pybp's compiled kernels, for the whole process (every Python thread): the C++ pool and, if
+    numba is loaded, Numba's pool. 1 <= n <= pybp._core.MAX_THREADS. Raises RuntimeError if the system refused
+    to create the threads (pybp then runs with as many as it could start, as the message says)."""
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"set_num_threads: n must be an integer, got {type(n).__name__}") from None
     try:
         from . import _core
     except ImportError:
         _core = None
-    if _core is not None:
-        _core.set_num_threads(n)
+    hi = _core.MAX_THREADS if _core is not None else None
+    if n < 1 or (hi is not None and n > hi):
+        raise ValueError(f"set_num_threads: n must be >= 1{f' and <= {hi}' if hi else ''}, got {n}")
+    running = _core.set_num_threads(n) if _core is not None else n
+    if "numba" in sys.modules:
+        import numba
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    if running < n:
+        raise RuntimeError(f"set_num_threads: the system refused to create more threads; pybp's kernels use "
+                           f"{running} of the {n} requested")
 
 
 def backend_info() -> dict:
@@ -177,7 +184,6 @@ def backend_info() -> dict:
         info["cpp_isa_best"] = _core.detect_isa()
         info["cpp_isa_paths_built"] = list(b["isa_paths"])
         info["cpp_compiler"] = b["compiler"]
-        info["cpp_openmp"] = bool(b["openmp"])
         info["cpp_build"] = b["build_type"]
         info["cpu_avx512f"] = bool(_core.cpu_has("avx512f"))
     if name == "cpp":

@@ -10,6 +10,34 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def real(fn: str, name: str, x) -> float:
+    """A scalar argument (lr, alpha, ...) as a Python float. Accepted: anything with __float__ or __index__ (int,
+    float, bool, NumPy scalars, 0-d arrays), as float() would, except strings, which float() would parse. The C++
+    bindings apply the same rule with the same messages (bind_common.hpp: real_arg)."""
+    if type(x) is float:  # the usual case, first
+        return x
+    t = type(x)
+    if not (hasattr(t, "__float__") or hasattr(t, "__index__")):
+        raise TypeError(f"{fn}: {name} must be a real number, got {t.__name__}")
+    try:
+        return float(x)
+    except OverflowError:
+        raise ValueError(f"{fn}: {name} is out of the float range") from None
+
+
+def reals(fn: str, **scalars) -> tuple:
+    """real() for each keyword argument, in order: `lr, eps = reals(fn, lr=lr, eps=eps)`."""
+    return tuple(real(fn, k, v) for k, v in scalars.items())
+
+
+def flag(fn: str, name: str, x) -> bool:
+    """A yes/no argument (trans_a, ...): bool or numpy.bool_ only, so a string such as 'no' is never taken as
+    true. The C++ bindings apply the same rule (bind_common.hpp: flag_arg)."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    raise TypeError(f"{fn}: {name} must be a bool, got {type(x).__name__}")
+
+
 def shape_str(a: np.ndarray) -> str:
     return str(tuple(int(s) for s in a.shape))
 
@@ -129,8 +157,11 @@ def labels(fn: str, t, x: np.ndarray):
 # drift apart (the C++ bindings mirror them; tests/test_bad_input.py compares all three) ------------------------
 
 
-def gemm_args(fn, a, b, c, beta, trans_a, trans_b):
-    """Validates gemm's arguments; returns (op(a), op(b), c) with c allocated when None."""
+def gemm_args(fn, a, b, c, alpha, beta, trans_a, trans_b):
+    """Validates gemm's arguments; returns (op(a), op(b), c, alpha, beta) with c allocated when None and the
+    scalars as floats."""
+    alpha, beta = real(fn, "alpha", alpha), real(fn, "beta", beta)
+    trans_a, trans_b = flag(fn, "trans_a", trans_a), flag(fn, "trans_b", trans_b)
     float_array(fn, "a", a)
     float_array(fn, "b", b)
     same_dtype(fn, "a", a, "b", b)
@@ -143,7 +174,17 @@ def gemm_args(fn, a, b, c, beta, trans_a, trans_b):
     if c is None and beta != 0.0:
         raise ValueError(f"{fn}: beta={beta} needs an input c")
     c = output(fn, c, (opa.shape[0], opb.shape[1]), a.dtype, name="c", disjoint=(("a", a), ("b", b)))
-    return opa, opb, c
+    return opa, opb, c, alpha, beta
+
+
+def gemm_scale_only(c: np.ndarray, beta: float) -> np.ndarray:
+    """gemm with alpha == 0, the BLAS rule all backends follow: no products are formed, so NaN or Inf in a or b
+    does not reach c; c = beta * c, and beta == 0 overwrites c with zeros without reading it."""
+    if beta == 0.0:
+        c[...] = 0
+    else:
+        c *= beta
+    return c
 
 
 def affine_args(fn, x, w, b, out):

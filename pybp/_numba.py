@@ -188,8 +188,9 @@ def sigmoid_backward(dout, y, out=None):
 
 
 def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
-    opa, opb, c = C.gemm_args("gemm", a, b, c, beta, trans_a, trans_b)
-    alpha, beta = float(alpha), float(beta)
+    opa, opb, c, alpha, beta = C.gemm_args("gemm", a, b, c, alpha, beta, trans_a, trans_b)
+    if alpha == 0.0:
+        return C.gemm_scale_only(c, beta)
     if beta == 0.0 and alpha == 1.0:
         np.matmul(opa, opb, out=c)
     elif beta == 0.0:
@@ -378,34 +379,37 @@ def _adam(p, m, v, g, lr_t, omb1, omb2, eps):
 
 
 def sgd_update(param, grad, lr):
+    (lr,) = C.reals("sgd_update", lr=lr)
     g, T = _update_args("sgd_update", param, grad)
-    _sgd(param.reshape(-1), g, T(float(lr)))
+    _sgd(param.reshape(-1), g, T(lr))
 
 
 def momentum_update(param, grad, v, lr, momentum):
+    lr, momentum = C.reals("momentum_update", lr=lr, momentum=momentum)
     g, T = _update_args("momentum_update", param, grad, ("v", v))
-    _momentum(param.reshape(-1), v.reshape(-1), g, T(float(lr)), T(float(momentum)))
+    _momentum(param.reshape(-1), v.reshape(-1), g, T(lr), T(momentum))
 
 
 def nesterov_update(param, grad, v, lr, momentum):
+    lr, momentum = C.reals("nesterov_update", lr=lr, momentum=momentum)
     g, T = _update_args("nesterov_update", param, grad, ("v", v))
-    lr, momentum = float(lr), float(momentum)
     _nesterov(param.reshape(-1), v.reshape(-1), g, T(lr), T(momentum), T(momentum * momentum),
               T((1 + momentum) * lr))
 
 
 def adagrad_update(param, grad, h, lr, eps):
+    lr, eps = C.reals("adagrad_update", lr=lr, eps=eps)
     g, T = _update_args("adagrad_update", param, grad, ("h", h))
-    _adagrad(param.reshape(-1), h.reshape(-1), g, T(float(lr)), T(float(eps)))
+    _adagrad(param.reshape(-1), h.reshape(-1), g, T(lr), T(eps))
 
 
 def rmsprop_update(param, grad, h, lr, decay_rate, eps):
+    lr, d, eps = C.reals("rmsprop_update", lr=lr, decay_rate=decay_rate, eps=eps)
     g, T = _update_args("rmsprop_update", param, grad, ("h", h))
-    d = float(decay_rate)
-    _rmsprop(param.reshape(-1), h.reshape(-1), g, T(float(lr)), T(d), T(1 - d), T(float(eps)))
+    _rmsprop(param.reshape(-1), h.reshape(-1), g, T(lr), T(d), T(1 - d), T(eps))
 
 
 def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps):
+    lr_t, beta1, beta2, eps = C.reals("adam_update", lr_t=lr_t, beta1=beta1, beta2=beta2, eps=eps)
     g, T = _update_args("adam_update", param, grad, ("m", m), ("v", v))
-    _adam(param.reshape(-1), m.reshape(-1), v.reshape(-1), g, T(float(lr_t)), T(1 - float(beta1)),
-          T(1 - float(beta2)), T(float(eps)))
+    _adam(param.reshape(-1), m.reshape(-1), v.reshape(-1), g, T(lr_t), T(1 - beta1), T(1 - beta2), T(eps))

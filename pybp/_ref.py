@@ -15,7 +15,9 @@ from . import _checks as C
 
 def gemm(a, b, c=None, *, alpha=1.0, beta=0.0, trans_a=False, trans_b=False):
     """c = alpha * op(a) @ op(b) + beta * c, op(x) = x.T if trans_x else x. Returns c (new if c is None)."""
-    opa, opb, c = C.gemm_args("gemm", a, b, c, beta, trans_a, trans_b)
+    opa, opb, c, alpha, beta = C.gemm_args("gemm", a, b, c, alpha, beta, trans_a, trans_b)
+    if alpha == 0.0:
+        return C.gemm_scale_only(c, beta)
     r = np.matmul(opa, opb)
     if alpha != 1.0:
         r *= alpha
@@ -130,14 +132,15 @@ def softmax_cross_entropy(x, t, y=None, dx=None):
 
 def sgd_update(param, grad, lr):
     """param -= lr * grad."""
+    (lr,) = C.reals("sgd_update", lr=lr)
     C.update_args("sgd_update", param, grad)
-    param -= float(lr) * grad
+    param -= lr * grad
 
 
 def momentum_update(param, grad, v, lr, momentum):
     """v = momentum * v - lr * grad; param += v."""
+    lr, momentum = C.reals("momentum_update", lr=lr, momentum=momentum)
     C.update_args("momentum_update", param, grad, ("v", v))
-    lr, momentum = float(lr), float(momentum)
     v[...] = momentum * v - lr * grad
     param += v
 
@@ -145,8 +148,8 @@ def momentum_update(param, grad, v, lr, momentum):
 def nesterov_update(param, grad, v, lr, momentum):
     """The book's Nesterov since its 2021 fix: the step uses the old velocity, then v moves on.
     param += momentum*momentum*v; param -= (1+momentum)*lr*g; v = momentum*v - lr*g."""
+    lr, momentum = C.reals("nesterov_update", lr=lr, momentum=momentum)
     C.update_args("nesterov_update", param, grad, ("v", v))
-    lr, momentum = float(lr), float(momentum)
     param += momentum * momentum * v
     param -= (1 + momentum) * lr * grad
     v *= momentum
@@ -155,16 +158,16 @@ def nesterov_update(param, grad, v, lr, momentum):
 
 def adagrad_update(param, grad, h, lr, eps):
     """h += g*g; param -= lr * g / (sqrt(h) + eps)."""
+    lr, eps = C.reals("adagrad_update", lr=lr, eps=eps)
     C.update_args("adagrad_update", param, grad, ("h", h))
-    lr, eps = float(lr), float(eps)
     h += grad * grad
     param -= lr * grad / (np.sqrt(h) + eps)
 
 
 def rmsprop_update(param, grad, h, lr, decay_rate, eps):
     """h = decay*h + (1-decay)*g*g; param -= lr * g / (sqrt(h) + eps)."""
+    lr, decay_rate, eps = C.reals("rmsprop_update", lr=lr, decay_rate=decay_rate, eps=eps)
     C.update_args("rmsprop_update", param, grad, ("h", h))
-    lr, decay_rate, eps = float(lr), float(decay_rate), float(eps)
     h *= decay_rate
     h += (1 - decay_rate) * grad * grad
     param -= lr * grad / (np.sqrt(h) + eps)
@@ -172,8 +175,8 @@ def rmsprop_update(param, grad, h, lr, decay_rate, eps):
 
 def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps):
     """m += (1-b1)(g-m); v += (1-b2)(g*g-v); param -= lr_t * m / (sqrt(v) + eps)."""
+    lr_t, beta1, beta2, eps = C.reals("adam_update", lr_t=lr_t, beta1=beta1, beta2=beta2, eps=eps)
     C.update_args("adam_update", param, grad, ("m", m), ("v", v))
-    lr_t, beta1, beta2, eps = float(lr_t), float(beta1), float(beta2), float(eps)
     m += (1 - beta1) * (grad - m)
     v += (1 - beta2) * (grad ** 2 - v)
     param -= lr_t * m / (np.sqrt(v) + eps)

@@ -30,7 +30,7 @@ def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: in
     median, p10, p90, min, and the loop count per sample.
 
     pause_s: idle time before each sample. Needed with more than one thread: OpenBLAS's workers keep spinning
-    for ~0.1 s after a call and OpenMP's for a while too; on 2 cores a contender timed right after another
+    for ~0.1 s after a call and pybp's for 0.1 ms; on 2 cores a contender timed right after another
     pool's call would mostly measure that pool's spinning. After the pause the contender runs untimed for
     warm_s (at least one call): on a VM an idle vCPU comes back slowly (here the first two-thread call after
     0.2 s idle took 10-14 ms instead of ~0.2 ms, and the next few ran at half speed), which would otherwise
@@ -65,7 +65,7 @@ def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: in
 
 @contextlib.contextmanager
 def limit_threads(n: int):
-    """Limit every thread pool we know of to n threads: pybp's OpenMP, OpenBLAS (threadpoolctl), Numba."""
+    """Limit every thread pool we know of to n threads: pybp's pool, OpenBLAS (threadpoolctl), Numba."""
     import pybp
     from pybp import _backend
     try:

@@ -64,8 +64,8 @@ def _undo_malloc_trim():
 
 
 def _remote_trial(objective, params, data, seed, index):
-    # Again here: pybp's thread count (OpenMP's, and Numba's) belongs to the calling thread, and trials run in
-    # the worker's executor thread, not in the thread that ran PinThreads.setup (measured: 2 there after 1 here).
+    # Again here: Numba's thread count belongs to the calling thread (pybp's own is process-wide), and trials run
+    # in the worker's executor thread, not in the thread that ran PinThreads.setup.
     import pybp
     pybp.set_num_threads(1)
     rec = run_trial(objective, params, data, seed, index)

@@ -58,7 +58,10 @@ def activate(args):
         pybp.set_backend(args.backend)  # ImportError with the reason and an install hint -> one line, exit 2
     n = getattr(args, "threads", None)
     if n:
-        pybp.set_num_threads(n)
+        try:
+            pybp.set_num_threads(n)
+        except RuntimeError as e:  # the OS gave fewer threads than asked: say so and run on those
+            print(f"pybp: {e}", file=sys.stderr)
         try:
             import threadpoolctl
         except ImportError:

@@ -23,12 +23,14 @@ cp "$build"/_core*.so "$stage/pybp/"
 # The sanitizer runtimes must be loaded before the interpreter's own allocations.
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 # Python itself "leaks" by design at exit; leak checking is the job of tests/test_threads_and_leaks.py.
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:check_initialization_order=1:strict_string_checks=1
+# allocator_may_return_null: a copy too large to allocate must reach NumPy as NULL (its MemoryError is what
+# tests/test_threads.py checks), not abort the process.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:check_initialization_order=1:strict_string_checks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export PYBP_BACKEND=cpp PYBP_REQUIRE_CPP=1
 cd "$stage"
 tests=()
-for f in test_elementwise test_gemm test_softmax_xent test_optim test_bad_input test_threads_and_leaks test_layers test_nets; do
+for f in test_elementwise test_gemm test_softmax_xent test_optim test_bad_input test_threads_and_leaks test_threads test_layers test_nets; do
   [ -f "$repo/tests/$f.py" ] && tests+=("$repo/tests/$f.py")
 done
 PYTHONPATH="$stage" "$py" -c "import pybp; i = pybp.backend_info(); assert i['backend'] == 'cpp'; print('sanitized build:', pybp._core.build_info['sanitizers'], pybp.__file__)"

@@ -48,6 +48,20 @@ SPECS = {
 
 BAD_DTYPES = [np.int64, np.float16, np.complex128, object, np.int32]
 
+# scalar arguments of each kernel: (real numbers, yes/no flags); one rule under every backend (pybp._checks.real
+# and .flag, bind_common.hpp's real_arg and flag_arg)
+SCALARS = {"gemm": (["alpha", "beta"], ["trans_a", "trans_b"]), "sgd_update": (["lr"], []),
+           "momentum_update": (["lr", "momentum"], []), "nesterov_update": (["lr", "momentum"], []),
+           "adagrad_update": (["lr", "eps"], []), "rmsprop_update": (["lr", "decay_rate", "eps"], []),
+           "adam_update": (["lr_t", "beta1", "beta2", "eps"], [])}
+BAD_REALS = [("str", "0.5", TypeError, r"must be a real number, got str"),
+             ("none", None, TypeError, r"must be a real number, got NoneType"),
+             ("list", [0.5], TypeError, r"must be a real number, got list"),
+             ("bytes", b"1", TypeError, r"must be a real number, got bytes"),
+             ("huge-int", 10**400, ValueError, r"is out of the float range")]
+BAD_FLAGS = [("str", "yes", r"must be a bool, got str"), ("int", 1, r"must be a bool, got int"),
+             ("none", None, r"must be a bool, got NoneType"), ("float", 0.0, r"must be a bool, got float")]
+
 
 def _cases():
     """(case id, kernel, mutate(kwargs) -> kwargs, exception type, message regex)."""
@@ -147,6 +161,15 @@ def _cases():
         ("xent-y-is-dx", "softmax_cross_entropy", lambda kw: {**kw, "y": kw["dx"]}, ValueError, r"overlap"),
         ("xent-dx-shape", "softmax_cross_entropy", lambda kw: {**kw, "dx": _r(5, 5)}, ValueError, r"dx"),
     ]
+    for k, (reals, flags) in SCALARS.items():
+        for name in reals:
+            for label, bad, exc, msg in BAD_REALS:
+                cases.append((f"{k}-{name}-{label}", k, lambda kw, n=name, b=bad: {**kw, n: b}, exc,
+                              rf"{k}: {name} {msg}"))
+        for name in flags:
+            for label, bad, msg in BAD_FLAGS:
+                cases.append((f"{k}-{name}-{label}", k, lambda kw, n=name, b=bad: {**kw, n: b}, TypeError,
+                              rf"{k}: {name} {msg}"))
     for k in ("sgd_update", "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update",
               "adam_update"):
         cases.append((f"{k}-grad-shape", k, lambda kw: {**kw, "grad": _r(3, 7)}, ValueError,
@@ -248,3 +271,44 @@ def test_huge_logits_are_finite(backend):
     loss, y, dx = backend.softmax_cross_entropy(x, np.array([1, 0]))
     assert np.isfinite(loss) and np.isfinite(y).all() and np.isfinite(dx).all()
     np.testing.assert_allclose(loss, (2e4 + np.log(3)) / 2, rtol=1e-12)
+
+
+# accepted types for a real argument, each built from a float value that it holds exactly
+GOOD_REALS = {"int": int, "np-float32": np.float32, "np-float64": np.float64, "0d-array": np.array,
+              "np-int64": np.int64, "bool": bool}
+
+
+def _copied(kw):
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+
+
+@pytest.mark.parametrize("kernel", list(SCALARS))
+@pytest.mark.parametrize("kind", list(GOOD_REALS))
+def test_real_scalars_of_any_numeric_type_act_as_floats(backend, kernel, kind):
+    """An int, a bool, a NumPy scalar or a 0-d array where a float is expected gives the float's result."""
+    base = SPECS[kernel][0]()
+    value = 1.0 if kind == "bool" else 2.0  # held exactly by every kind
+    for name in SCALARS[kernel][0]:
+        base[name] = value
+    want = _result(backend, kernel, _copied(base))
+    kw = _copied(base)
+    for name in SCALARS[kernel][0]:
+        kw[name] = GOOD_REALS[kind](value)
+    for g, w in zip(_result(backend, kernel, kw), want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_gemm_alpha_zero_ignores_nan_and_inf_in_a_and_b(backend):
+    """BLAS semantics under every backend: alpha == 0 forms no products, so NaN/Inf in a or b do not reach c;
+    c = beta * c (beta == 0: zeros, old c not read)."""
+    a, b = _r(3, 4), _r(4, 5)
+    a[0, 0], b[1, 2] = np.nan, np.inf
+    c = _r(3, 5)
+    want = 0.5 * c
+    got = backend.gemm(a, b, c.copy(), alpha=0.0, beta=0.5)
+    np.testing.assert_array_equal(got, want)
+    c_nan = np.full((3, 5), np.nan)
+    np.testing.assert_array_equal(backend.gemm(a, b, c_nan, alpha=0.0, beta=0.0), np.zeros((3, 5)))
+    np.testing.assert_array_equal(backend.gemm(a, b, alpha=0.0), np.zeros((3, 5)))
+    # alpha != 0 does form the products: the NaN and the Inf show (the rule above is about alpha only)
+    assert np.isnan(backend.gemm(a, b)).any()

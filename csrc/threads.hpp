@@ -1,0 +1,50 @@
+// pybp's own thread pool: the only place kernels get threads from. No pybind11 here.
+//
+// Why not OpenMP: its parallel region ends in a barrier that waits for every team member, so on a busy machine
+// each region waits for a worker the OS has not scheduled yet (a time slice, ~3 ms, per region); its thread count
+// is per calling thread; a child made by fork() hangs in the parent's team; and a failed thread creation exits the
+// process. Here:
+// - parallel_for's tasks are claimed one at a time from a shared counter, by the caller as well as the workers: a
+//   worker that has not started yet claims nothing and costs nothing, and the caller only ever waits for tasks a
+//   running worker has claimed;
+// - idle workers spin briefly (a job often follows another within microseconds), then block;
+// - the thread count is one atomic for the whole process; a forked child starts a fresh pool when it needs one;
+// - a thread the OS refuses to create means fewer threads (set_num_threads reports it), never an exit.
+#pragma once
+
+#include <cstddef>
+
+namespace pybp {
+
+// The largest thread count set_num_threads accepts.
+constexpr int kMaxThreads = 256;
+// parallel_for runs jobs of more tasks than this serially (the task index shares a word with the job's state).
+constexpr std::ptrdiff_t kMaxTasks = (std::ptrdiff_t(1) << 20) - 1;
+
+// Threads kernels may use (the caller included). Default: the CPUs this process may run on, or OMP_NUM_THREADS
+// / PYBP_NUM_THREADS when set (Dask and other process pools set OMP_NUM_THREADS=1 in their workers).
+int get_num_threads() noexcept;
+// Sets the process-wide thread count, 1 <= n <= kMaxThreads (the caller checks), and starts missing workers now.
+// Returns the count now in effect: n, or fewer when the OS refused to create more threads.
+int set_num_threads(int n) noexcept;
+
+using TaskFn = void (*)(void* ctx, std::ptrdiff_t task);
+// Runs fn(ctx, t) for every t in [0, ntasks) on at most `threads` threads (the caller is one of them) and returns
+// when all are done. Tasks run in no particular order and must not throw. Serial when threads <= 1, when another
+// thread is using the pool, inside a task, or when ntasks > kMaxTasks.
+void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) noexcept;
+
+template <class F>
+void parallel_for(std::ptrdiff_t ntasks, int threads, F& f) noexcept {
+    parallel_for_raw(ntasks, threads, [](void* c, std::ptrdiff_t t) { (*static_cast<F*>(c))(t); }, &f);
+}
+
+// Workers started so far in this process (for tests and pybp info).
+int pool_workers() noexcept;
+// Since the pool started: jobs run on several threads, jobs run serially because of a back-off, back-offs begun.
+struct PoolStats {
+    long long parallel = 0, backed_off = 0, backoffs = 0;
+};
+PoolStats pool_stats() noexcept;
+
+}  // namespace pybp
