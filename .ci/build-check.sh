@@ -3,8 +3,7 @@
 # smoke test (tests/kernel_smoke.cpp: every ISA path the CPU runs, against plain double formulas).
 #   .ci/build-check.sh aarch64 [python]  cross-build with g++-aarch64-linux-gnu (generic path only); the smoke test
 #                                        runs under qemu-aarch64
-#   .ci/build-check.sh clang [python]    host build with clang++ (Debian's clang has no OpenMP runtime: this is
-#                                        the serial fallback build); the smoke test runs natively
+#   .ci/build-check.sh clang [python]    host build with clang++; the smoke test runs natively
 # The python (default python3) provides pybind11 and the headers; .ci/run installs the compilers and QEMU.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +34,7 @@ file "$so"
 
 if [ "$mode" = aarch64 ]; then
   [[ $(file "$so") == *"ARM aarch64"* ]] || { echo "not an aarch64 object: $so"; exit 1; }
-  # Every symbol left to the loader must be versioned (glibc, libstdc++, libgcc, libgomp) or Python's own: a kernel
+  # Every symbol left to the loader must be versioned (glibc, libstdc++, libgcc) or Python's own: a kernel
   # that only the x86 build defines would show up here as an unversioned undefined symbol.
   unresolved=$(aarch64-linux-gnu-nm -D --undefined-only "$so" | awk '$1 == "U" {print $2}' | grep -v '@' |
                grep -Ev '^_?Py' || true)
