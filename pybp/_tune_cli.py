@@ -110,12 +110,12 @@ def plot_best(records, path, n=20, cols=5):
     return _save(fig, path)
 
 
-def _check(args):
+def _check(args, search):
     """Everything that can be refused before Dask starts or data is loaded: the split, --out (its directory, and
-    an existing file must be a results file this run can append to), --plot (directory, format, matplotlib).
-    Returns (out, plot, records already in out, bytes of an incomplete last line)."""
+    an existing file must be a results file of this `search` that this run can append to), --plot (directory,
+    format, matplotlib). Returns (out, plot, records already in out, bytes of an incomplete last line)."""
     from ._cli_args import CliError, output_file
-    from ._tune_store import read_results
+    from ._tune_store import check_search, read_results
     from ._tune_train import validation_size
     from .cli import MNIST_TRAIN, image_output
     n = MNIST_TRAIN if args.full else args.limit
@@ -132,6 +132,7 @@ def _check(args):
             raise CliError(f"--out {out}: cannot resume it (not readable and writable)")
         try:
             old, dropped = read_results(out)
+            check_search(out, old, search)
         except ValueError as e:
             raise CliError(f"--out {e}") from None
     return out, plot, old, dropped
@@ -140,15 +141,16 @@ def _check(args):
 def run(args) -> int:
     from ._cli_args import CliError, write_output
     from .cli import activate, load_data
-    if args.limit is None:
-        args.limit = BOOK_LIMIT
-    out, plot, old, dropped = _check(args)
-    pybp = activate(args)
-    from . import _tune_dask  # ImportError with the install hint (one line, exit 2) before any data is loaded
     from . import tune
     from ._tune_train import holdout
+    if args.limit is None:
+        args.limit = BOOK_LIMIT
     trial = tune.MultiLayerTrial(hidden=tuple(args.hidden), epochs=args.epochs, batch=args.batch, dtype=args.dtype)
     space = {"lr": tune.log_uniform(*args.lr), "weight_decay": tune.log_uniform(*args.weight_decay)}
+    config = {"full": args.full, "limit": None if args.full else args.limit, "val_rate": args.val_rate}
+    out, plot, old, dropped = _check(args, tune.fingerprint(trial, space, args.seed, config))
+    pybp = activate(args)
+    from . import _tune_dask  # ImportError with the install hint (one line, exit 2) before any data is loaded
     # the book's data: the first --limit (or all) training images, --val-rate of them held out. Kept in float32
     # as load_mnist gives it (half the bytes to ship); each trial casts it to its net's dtype once.
     x, t, _, _ = load_data(None if args.full else args.limit, test_limit=1)
@@ -172,7 +174,6 @@ def run(args) -> int:
         print(f"resuming: {len(old)} trial(s) already in {out}"
               + (f"; dropping an incomplete last line ({dropped} bytes) left by an interrupted run" if dropped
                  else ""), flush=True)
-    config = {"full": args.full, "limit": None if args.full else args.limit, "val_rate": args.val_rate}
     t0 = time.perf_counter()
     try:
         records = tune.random_search(trial, space, args.trials, data=data, seed=args.seed, out=out,
@@ -183,7 +184,7 @@ def run(args) -> int:
         done = len(tune.load_results(out)) if os.path.exists(out) else 0
         raise KeyboardInterrupt(f"{done} finished trial(s) are in {out}; run the same command to resume") \
             from None
-    except ValueError as e:  # --out holds another search
+    except ValueError as e:  # --out changed since _check (another search wrote to it)
         raise CliError(f"--out {e}") from None
     wall = time.perf_counter() - t0
     failed = sum(r["status"] != "ok" for r in records)

@@ -153,8 +153,11 @@ def test_tune_plot_without_matplotlib_fails_before_the_search(tmp_path):
     assert os.listdir(tmp_path) == ["fake"]
 
 
-@pytest.mark.parametrize("content,needles", [(b"garbage\n", ["--out r.jsonl", "line 1 is not a trial record"]),
-                                             (None, ["--out r.jsonl", "is a directory"])])
+@pytest.mark.parametrize("content,needles", [
+    (b"garbage\n", ["--out r.jsonl", "line 1 is not a trial record"]),
+    (b'{"trial":0,"status":"ok","search":{"seed":1}}\n',
+     ["--out r.jsonl", "another search", "seed: 1 in the file, 0 now"]),
+    (None, ["--out r.jsonl", "is a directory"])], ids=["garbage", "other-search", "directory"])
 def test_tune_unusable_results_file_is_refused_before_the_search(tmp_path, content, needles):
     out = tmp_path / "r.jsonl"
     if content is None:
