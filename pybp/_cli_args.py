@@ -54,14 +54,40 @@ def positive_float(text):
     return v
 
 
-def output_file(flag: str, path: str, ext: str, formats=None) -> str:
+def float_between(lo: float, hi: float):
+    """argparse type: a number strictly between lo and hi (a share such as --val-rate; rejects nan)."""
+    def parse(text):
+        try:
+            v = float(text)
+        except ValueError:
+            v = math.nan
+        if not lo < v < hi:  # False for nan
+            raise argparse.ArgumentTypeError(f"must be a number > {lo:g} and < {hi:g}, got {text!r}")
+        return v
+    return parse
+
+
+class LowHigh(argparse.Action):
+    """nargs=2 flag whose values (already checked by its `type`) must satisfy LOW <= HIGH, e.g. a search range:
+    ``ap.add_argument("--lr", nargs=2, type=positive_float, action=LowHigh, metavar=("LOW", "HIGH"))``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        low, high = values
+        if low > high:
+            raise argparse.ArgumentError(self, f"LOW must be <= HIGH, got {low:g} {high:g}")
+        setattr(namespace, self.dest, list(values))
+
+
+def output_file(flag: str, path: str, ext: str | None, formats=None) -> str:
     """The file an output flag will really write, checked now (directory exists and is writable).
 
     ext: the extension added when `path` has none (as numpy.savez and matplotlib do: `--save w2` writes
-    w2.npz). formats: the extensions the writer understands; another one is a CliError. None: like
-    numpy.savez, any other extension gets `ext` appended."""
+    w2.npz); None: `path` as given. formats: the extensions the writer understands; another one is a
+    CliError. None: like numpy.savez, any other extension gets `ext` appended."""
     given = os.path.splitext(path)[1].lower().lstrip(".")
-    if formats is None:  # numpy.savez's rule, case-sensitive: w.NPZ becomes w.NPZ.npz
+    if ext is None:
+        real = path
+    elif formats is None:  # numpy.savez's rule, case-sensitive: w.NPZ becomes w.NPZ.npz
         real = path if path.endswith(f".{ext}") else f"{path}.{ext}"
     elif not given:
         real = f"{path}.{ext}"

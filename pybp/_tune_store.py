@@ -59,6 +59,15 @@ def _differences(a, b):
     return "; ".join(f"{k}: {a.get(k)!r} in the file, {b.get(k)!r} now" for k in keys if a.get(k) != b.get(k))
 
 
+def check_search(path, records, search):
+    """ValueError unless every record of the file `path` belongs to `search` (tune.fingerprint)."""
+    for rec in records:
+        if rec.get("search") != search:
+            diff = _differences(rec.get("search") or {}, search)
+            raise ValueError(f"{path} holds trials of another search ({diff}); use the same settings to resume "
+                             "it, or another output file")
+
+
 class ResultsFile:
     """Appends records to `path`; `records` holds those already there (checked to belong to `search`)."""
 
@@ -67,11 +76,7 @@ class ResultsFile:
         self.records, good, self.dropped_bytes = ({}, 0, 0)
         if os.path.exists(self.path):
             self.records, good, self.dropped_bytes = _parse(self.path)
-        for rec in self.records.values():
-            if rec.get("search") != search:
-                diff = _differences(rec.get("search") or {}, search)
-                raise ValueError(f"{self.path} holds trials of another search ({diff}); use the same settings to "
-                                 "resume it, or another output file")
+        check_search(self.path, self.records.values(), search)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
         os.ftruncate(self._fd, good)  # drop an incomplete last line before appending after it
         os.lseek(self._fd, good, os.SEEK_SET)

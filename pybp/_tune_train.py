@@ -16,16 +16,24 @@ from .nets import MultiLayerNet
 from .optimizers import SGD
 
 
+def validation_size(n, val_rate):
+    """Rows `holdout` keeps for validation out of `n`: int(n * val_rate); ValueError unless 1 <= it < n (so both
+    sets are non-empty). `pybp tune` asks before loading any data."""
+    if not 0 < val_rate < 1:
+        raise ValueError(f"holdout: val_rate must be in (0, 1), got {val_rate}")
+    n_val = int(n * val_rate)
+    if n_val < 1 or n_val >= n:
+        raise ValueError(f"{n} rows at val_rate {val_rate:g} leave {n_val} for validation and {n - n_val} for "
+                         "training; each needs at least one")
+    return n_val
+
+
 def holdout(x, t, val_rate=0.2, seed=0):
     """The book's split: shuffle (x, t), the first `val_rate` of them become the validation set.
     Returns dict(x_train, t_train, x_val, t_val)."""
     if len(x) != len(t):
         raise ValueError(f"holdout: x has {len(x)} rows, t has {len(t)}")
-    if not 0 < val_rate < 1:
-        raise ValueError(f"holdout: val_rate must be in (0, 1), got {val_rate}")
-    n_val = int(len(x) * val_rate)
-    if n_val < 1 or n_val >= len(x):
-        raise ValueError(f"holdout: {len(x)} rows at val_rate {val_rate} leave {n_val} for validation")
+    n_val = validation_size(len(x), val_rate)
     perm = np.random.default_rng(seed).permutation(len(x))
     x, t = x[perm], t[perm]
     return {"x_train": x[n_val:], "t_train": t[n_val:], "x_val": x[:n_val], "t_val": t[:n_val]}

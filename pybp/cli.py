@@ -1,4 +1,4 @@
-"""`pybp` command line: train | gradcheck | bench | info | plot-optimizers.
+"""`pybp` command line: train | gradcheck | bench | info | plot-optimizers | tune.
 
     pybp train                      # the book's ch. 5 run: TwoLayerNet 784-50-10, batch 100, SGD lr 0.1, 10,000 steps
     pybp train --net multi-layer --hidden 100 100 --optimizer adam --epochs 5 --plot curves.png
@@ -46,8 +46,8 @@ def add_threads_flag(p):
                    help="threads for pybp's kernels and NumPy's BLAS, 1..256 (default: pybp's and BLAS's own)")
 
 
-def add_seed_flag(p):
-    p.add_argument("--seed", type=int_in(0), default=0, help="random seed, >= 0 (default 0)")
+def add_seed_flag(p, what="random seed"):
+    p.add_argument("--seed", type=int_in(0), default=0, help=f"{what}, >= 0 (default 0)")
 
 
 def activate(args):
@@ -332,8 +332,8 @@ def main(argv=None) -> int:
         return 1
     except BrokenPipeError:
         return _stdout_closed()
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # a command may say what was kept: KeyboardInterrupt("3 trials are in r.jsonl")
+        print(f"{prog}: interrupted{f': {e}' if str(e) else ''}", file=sys.stderr)
         return 130
 
 

@@ -17,7 +17,8 @@ Shape of the API, and why:
   sequence, and `run_trial` replays any record in a plain loop.
 - Results are JSONL records appended as trials finish (`pybp._tune_store`); the same ``out`` resumes.
 
-Dask is optional (``pip install 'pybp-kernels[distributed]'``); this module imports it only in `random_search`.
+Dask is optional (``pip install 'dask[distributed]'``, or in a pybp checkout ``pip install '.[distributed]'``); this
+module imports it only in `random_search`.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._backend import install_hint
 from ._tune_store import ResultsFile, encode, load_results
 from ._tune_train import MultiLayerTrial, holdout
 
@@ -37,7 +39,7 @@ __all__ = ["LogUniform", "Uniform", "Choice", "log_uniform", "uniform", "choice"
            "trial_seeds", "sample_params", "run_trial", "random_search", "best", "score", "load_results",
            "DISTRIBUTED_HINT"]
 
-DISTRIBUTED_HINT = "pip install 'pybp-kernels[distributed]'  (or: pip install 'dask[distributed]')"
+DISTRIBUTED_HINT = install_hint("'dask[distributed]'", "distributed")
 
 
 @dataclass(frozen=True)

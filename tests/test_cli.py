@@ -64,6 +64,31 @@ USAGE_ERRORS = [
     (["bench", "--backends", "numpy"], ["--backends", "numpy"]),
     (["bench", "--json", "/nonexistent/r.json"], ["--json", "/nonexistent"]),
     (["nosuch"], ["pybp", "invalid choice"]),
+    # pybp tune: refused before Dask starts (no cluster, no data, no results file)
+    (["tune", "--trials", "0"], ["pybp tune", "--trials", ">= 1", "'0'"]),
+    (["tune", "--epochs", "0"], ["--epochs", ">= 1"]),
+    (["tune", "--limit", "0"], ["--limit", "1..60000"]),
+    (["tune", "--limit", "60001"], ["--limit", "1..60000"]),
+    (["tune", "--full", "--limit", "100"], ["--limit", "--full"]),
+    (["tune", "--val-rate", "1"], ["--val-rate", "> 0 and < 1", "'1'"]),
+    (["tune", "--val-rate", "0"], ["--val-rate", "> 0 and < 1"]),
+    (["tune", "--val-rate", "nan"], ["--val-rate", "> 0 and < 1", "nan"]),
+    (["tune", "--limit", "4", "--val-rate", "0.2"], ["--val-rate", "--limit", "0 for validation"]),
+    (["tune", "--hidden", "100", "0"], ["--hidden", ">= 1"]),
+    (["tune", "--batch", "0"], ["--batch", ">= 1"]),
+    (["tune", "--lr", "0", "1e-2"], ["--lr", "finite number > 0", "'0'"]),
+    (["tune", "--lr", "1e-2", "1e-6"], ["--lr", "LOW must be <= HIGH", "0.01 1e-06"]),
+    (["tune", "--lr", "1e-3"], ["--lr", "2 arguments"]),
+    (["tune", "--weight-decay", "1e-8", "inf"], ["--weight-decay", "finite"]),
+    (["tune", "--weight-decay", "1e-4", "1e-8"], ["--weight-decay", "LOW must be <= HIGH"]),
+    (["tune", "--workers", "0"], ["--workers", ">= 1"]),
+    (["tune", "--workers", "2", "--scheduler", "tcp://h:8786"], ["--scheduler", "--workers"]),
+    (["tune", "--top", "0"], ["--top", ">= 1"]),
+    (["tune", "--seed", "-1"], ["--seed", ">= 0"]),
+    (["tune", "--backend", "nosuch"], ["--backend", "invalid choice"]),
+    (["tune", "--out", "/nonexistent/dir/r.jsonl"], ["--out", "/nonexistent/dir", "does not exist"]),
+    (["tune", "--plot", "/nonexistent/dir/b.png"], ["--plot", "/nonexistent/dir", "does not exist"]),
+    (["tune", "--plot", "best.xyz"], ["--plot", ".xyz", "png"]),
 ]
 
 
@@ -113,6 +138,37 @@ def test_plot_without_matplotlib_fails_before_training(tmp_path):
     r = _run(["train", "--plot", "c.png"], tmp_path, tmp_path / "data", _without(tmp_path, "matplotlib"))
     _assert_one_line_error(r, "needs matplotlib", "pip install matplotlib", "'.[plot]'")
     assert not (tmp_path / "data").exists()
+
+
+def test_tune_without_dask_gives_install_hint_before_any_work(tmp_path):
+    r = _run(["tune", "--trials", "1"], tmp_path, tmp_path / "data", _without(tmp_path, "distributed"))
+    _assert_one_line_error(r, "pybp tune: error:", "Dask distributed", "pip install 'dask[distributed]'",
+                           "'.[distributed]'")
+    assert os.listdir(tmp_path) == ["fake"]  # no results file, no dataset cache
+
+
+def test_tune_plot_without_matplotlib_fails_before_the_search(tmp_path):
+    r = _run(["tune", "--plot", "best.png"], tmp_path, tmp_path / "data", _without(tmp_path, "matplotlib"))
+    _assert_one_line_error(r, "needs matplotlib", "pip install matplotlib", "'.[plot]'")
+    assert os.listdir(tmp_path) == ["fake"]
+
+
+@pytest.mark.parametrize("content,needles", [
+    (b"garbage\n", ["--out r.jsonl", "line 1 is not a trial record"]),
+    (b'{"trial":0,"status":"ok","search":{"seed":1}}\n',
+     ["--out r.jsonl", "another search", "seed: 1 in the file, 0 now"]),
+    (None, ["--out r.jsonl", "is a directory"])], ids=["garbage", "other-search", "directory"])
+def test_tune_unusable_results_file_is_refused_before_the_search(tmp_path, content, needles):
+    out = tmp_path / "r.jsonl"
+    if content is None:
+        out.mkdir()
+    else:
+        out.write_bytes(content)
+    r = _run(["tune", "--out", "r.jsonl"], tmp_path, tmp_path / "data")
+    _assert_one_line_error(r, *needles)
+    assert sorted(os.listdir(tmp_path)) == ["r.jsonl"]  # the data cache was not built
+    if content is not None:
+        assert out.read_bytes() == content  # untouched
 
 
 def _unbuilt_checkout(tmp_path):
@@ -217,19 +273,28 @@ def test_threads_pin_blas_under_numpy_backend(mnist_cache, tmp_path):
     assert "backend numpy, 1 BLAS thread(s)" in _header(r.stdout)
 
 
-@pytest.mark.slow
-def test_closed_stdout_stops_quietly(mnist_cache, tmp_path):
-    """`pybp train | head -1`: the reader goes away after the header."""
+def _read_first_line_and_close(args, mnist_cache, cwd):
+    """`pybp ARGS | head -1`: read the first line, then close the pipe. Returns (line, exit code, stderr)."""
     env = {**os.environ, "PYBP_DATA": mnist_cache, "PYTHONPATH": ROOT}
-    p = subprocess.Popen([sys.executable, "-m", "pybp", "train", "--limit", "600", "--test-limit", "1000",
-                          "--iters", "3000", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env, cwd=tmp_path)
+    p = subprocess.Popen([sys.executable, "-m", "pybp", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env, cwd=cwd)
     first = p.stdout.readline()
     p.stdout.close()
     with p.stderr:
         err = p.stderr.read()
-    rc = p.wait(timeout=300)
-    assert first.startswith("TwoLayerNet 784-50-10")
+    return first, p.wait(timeout=300), err
+
+
+@pytest.mark.parametrize("args,header", [
+    (["train", "--limit", "600", "--test-limit", "1000", "--iters", "3000", "--no-progress"],
+     "TwoLayerNet 784-50-10"),
+    # tune: the next line comes once the Dask cluster is up, through the same cli.main handling
+    (["tune", "--trials", "3", "--epochs", "1", "--hidden", "5", "--limit", "100", "--workers", "1", "--no-progress"],
+     "pybp tune: 3 trials of MultiLayerNet 784-5-10")], ids=["train", "tune"])
+def test_closed_stdout_stops_quietly(mnist_cache, tmp_path, args, header):
+    """`pybp train | head -1`: the reader goes away after the header."""
+    first, rc, err = _read_first_line_and_close(args, mnist_cache, tmp_path)
+    assert first.startswith(header)
     assert rc == 141 and err == "", (rc, err)
 
 
