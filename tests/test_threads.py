@@ -255,9 +255,10 @@ def test_input_copy_that_cannot_be_allocated_is_a_memory_error(name):
 
 
 def test_train_threads_out_of_range_is_a_clean_cli_error():
-    """`pybp train --threads 100000`: exit code 2 and the ValueError's message, no traceback, before any data is
-    read."""
+    """`pybp train --threads 100000`: exit code 2 and a one-line message naming the flag and the pool's range, no
+    traceback, before any data is read."""
     out = _run("import sys; from pybp.cli import main; sys.exit(main(['train', '--threads', '100000']))")
     assert out.returncode == 2, out.stdout + out.stderr
-    assert "pybp: set_num_threads: n must be >= 1 and <= 256, got 100000" in out.stderr
+    assert "--threads: must be an integer in 1..256, got '100000'" in out.stderr
+    assert _core.MAX_THREADS == 256  # the CLI's range and the pool's cap must not drift apart
     assert "Traceback" not in out.stderr
