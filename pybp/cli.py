@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from . import _cli_conv
+
 
 def _activate_backend(name):
     import pybp
@@ -54,6 +56,8 @@ def cmd_train(args) -> int:
             return 2
         net = pybp.TwoLayerNet(784, args.hidden[0], 10, dtype=dtype, seed=args.seed)
         desc = f"TwoLayerNet 784-{args.hidden[0]}-10"
+    elif args.net in _cli_conv.NETS:
+        net, desc = _cli_conv.build_net(args, dtype)
     else:
         net = pybp.MultiLayerNet(784, args.hidden, 10, activation=args.activation, dtype=dtype, seed=args.seed)
         desc = f"MultiLayerNet 784-{'-'.join(map(str, args.hidden))}-10 ({args.activation})"
@@ -122,7 +126,7 @@ def build_parser():
     ap = argparse.ArgumentParser(prog="pybp", description="Backpropagation from scratch, with compiled kernels.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     tr = sub.add_parser("train", help="train on MNIST (defaults: the book's ch. 5 run)")
-    tr.add_argument("--net", choices=["two-layer", "multi-layer"], default="two-layer")
+    tr.add_argument("--net", choices=["two-layer", "multi-layer", *_cli_conv.NETS], default="two-layer")
     tr.add_argument("--hidden", type=int, nargs="+", default=[50], help="hidden layer size(s) (default 50)")
     tr.add_argument("--activation", choices=["relu", "sigmoid"], default="relu", help="multi-layer only")
     tr.add_argument("--optimizer", default="sgd", choices=["sgd", "momentum", "nesterov", "adagrad", "rmsprop",
@@ -154,6 +158,7 @@ def build_parser():
     po = sub.add_parser("plot-optimizers", help="optimizer paths on x^2/20 + y^2 (book ch. 6) as PNG")
     po.add_argument("out", nargs="?", default="optimizers.png")
     po.set_defaults(func=cmd_plot_optimizers)
+    _cli_conv.add_subcommands(sub)
     return ap
 
 
@@ -161,7 +166,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "bench":
         return cmd_bench(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = _cli_conv.book_defaults(build_parser().parse_args(argv), argv)
     try:
         return args.func(args)
     except ImportError as e:  # e.g. an explicit --backend that cannot load, or matplotlib missing for --plot
