@@ -121,3 +121,20 @@ def test_read_only_inputs(backend, dtype, rng):
     arg.flags.writeable = False
     p.flags.writeable = False
     assert backend.maxpool_backward(p, arg, 7, 6).shape == x.shape
+
+
+@pytest.mark.parametrize("fn,stride", [(3, 1), (40, 2)])
+def test_conv_large_image_in_column_blocks(backend, ref, rng, fn, stride):
+    """An image whose columns exceed the C++ kernels' block size (split into row blocks), with few filters (the
+    transposed forward product) and many (the direct one); oracle: the reference, checked above vs the loops."""
+    x = rng.standard_normal((2, 64, 40, 40))
+    w = rng.standard_normal((fn, 64, 3, 3))
+    b = rng.standard_normal(fn)
+    out = backend.conv_forward(x, w, b, stride=stride, pad=1)
+    np.testing.assert_allclose(out, ref.conv_forward(x, w, b, stride=stride, pad=1), rtol=1e-12, atol=1e-11)
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(backend.conv_backward_data(dout, w, 40, 40, stride=stride, pad=1),
+                               ref.conv_backward_data(dout, w, 40, 40, stride=stride, pad=1), rtol=1e-12, atol=1e-11)
+    for got, want in zip(backend.conv_backward_weights(dout, x, 3, 3, stride=stride, pad=1),
+                         ref.conv_backward_weights(dout, x, 3, 3, stride=stride, pad=1)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-10)
