@@ -50,6 +50,16 @@ def _torch():
     return torch
 
 
+def _time(fns, threads, torch, repeats, sample_s):
+    """Interleaved medians (seconds per call) of fns at `threads` threads for every pool, pybp on cpp."""
+    with pybp.use_backend("cpp"), common.limit_threads(threads):
+        if torch is not None:
+            torch.set_num_threads(threads)
+        st = common.interleaved(fns, repeats=repeats, sample_s=sample_s, warmup=1,
+                                pause_s=0.2 if threads > 1 else 0.0)
+    return {k: v["median"] for k, v in st.items()}, st
+
+
 def _numpy_conv(x, w, b, pad):
     """The book's layer maths with the vectorised im2col, one function per kernel (col recomputed, as pybp does)."""
     fn, c, fh, fw = w.shape
@@ -95,11 +105,7 @@ def conv_rows(threads, torch, repeats, peak):
             fns = {"numpy im2col": npf[kern], "pybp cpp": ours[kern]}
             if kern in tfns:
                 fns["torch eager"] = tfns[kern]
-            with common.limit_threads(threads):
-                if torch is not None:
-                    torch.set_num_threads(threads)
-                st = common.interleaved(fns, repeats=repeats, sample_s=0.02, pause_s=0.2 if threads > 1 else 0.0)
-            sec = {k: v["median"] for k, v in st.items()}
+            sec, _ = _time(fns, threads, torch, repeats, 0.02)
             row = {"layer": name, "kernel": kern, "threads": threads}
             for k, s in sec.items():
                 row[k] = f"{common.fmt_seconds(s)} ({flops / s / 1e9:.0f} GF/s)"
@@ -125,11 +131,7 @@ def conv_rows(threads, torch, repeats, peak):
             fns["bwd"]["torch eager"] = lambda: torch.ops.aten.max_pool2d_with_indices_backward(
                 td, tx, [2, 2], [2, 2], [0, 0], [1, 1], False, ti)
         for kern, f in fns.items():
-            with common.limit_threads(threads):
-                if torch is not None:
-                    torch.set_num_threads(threads)
-                st = common.interleaved(f, repeats=repeats, sample_s=0.02, pause_s=0.2 if threads > 1 else 0.0)
-            sec = {k: v["median"] for k, v in st.items()}
+            sec, _ = _time(f, threads, torch, repeats, 0.02)
             row = {"layer": name, "kernel": kern, "threads": threads}
             row.update({k: common.fmt_seconds(s) for k, s in sec.items()})
             if "torch eager" in sec:
@@ -212,12 +214,7 @@ def step_rows(threads, torch, repeats, peak, dtypes):
             fns["pybp cpp"] = lambda: opt.update(net.params, net.gradient(x, t))
             if torch is not None:
                 fns["torch eager"] = _torch_step(torch, kind, params, x, t)
-            with pybp.use_backend("cpp"), common.limit_threads(threads):
-                if torch is not None:
-                    torch.set_num_threads(threads)
-                st = common.interleaved(fns, repeats=repeats, sample_s=0.05, warmup=1,
-                                        pause_s=0.2 if threads > 1 else 0.0)
-            sec = {k: v["median"] for k, v in st.items()}
+            sec, st = _time(fns, threads, torch, repeats, 0.05)
             flops = step_flops(net, 100)
             row = {"net": f"{kind.capitalize()}ConvNet", "dtype": dt, "threads": threads}
             row.update({k: common.fmt_seconds(s) for k, s in sec.items()})
