@@ -15,7 +15,7 @@
 #include <cstring>
 #include <vector>
 
-#include "dispatch.hpp"
+#include "kernel_family.hpp"
 
 namespace pybp {
 namespace PYBP_ISA_NS {
@@ -39,7 +39,8 @@ struct Geom {
     bool identity() const { return fh == 1 && fw == 1 && stride == 1 && pad == 0; }
     // Output rows per column block.
     template <class T> idx chunk_rows() const {
-        const idx most = std::max<idx>(1, std::min(oh, kColBlockBytes / idx(sizeof(T)) / std::max<idx>(1, taps() * ow)));
+        const idx row_bytes = std::max<idx>(1, taps() * ow) * idx(sizeof(T));
+        const idx most = std::max<idx>(1, std::min(oh, kColBlockBytes / row_bytes));
         const idx blocks = (oh + most - 1) / most;
         return (oh + blocks - 1) / blocks;  // equal blocks: 8 rows as 4 + 4, not 7 + 1
     }
@@ -211,39 +212,4 @@ void conv_backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t 
 }  // namespace PYBP_ISA_NS
 }  // namespace pybp
 
-#define PYBP_CONV_SIZES std::size_t, std::size_t, std::size_t, std::size_t, std::size_t, std::size_t, std::size_t, \
-                        std::size_t, std::size_t
-#define PYBP_INSTANTIATE(T)                                                                   \
-    template void conv_forward(T*, const T*, const T*, const T*, PYBP_CONV_SIZES);            \
-    template void conv_backward_data(T*, const T*, const T*, PYBP_CONV_SIZES);                \
-    template void conv_backward_weights(T*, T*, const T*, const T*, PYBP_CONV_SIZES);
-
-namespace pybp {
-namespace PYBP_ISA_NS {
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-}  // namespace PYBP_ISA_NS
-
-#ifdef PYBP_ISA_IS_generic
-template <class T>
-void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::size_t c, std::size_t h,
-                  std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
-                  std::size_t pad) {
-    PYBP_DISPATCH(conv_forward(out, x, w, b, n, c, h, wd, fn, fh, fw, stride, pad));
-}
-template <class T>
-void conv_backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t c, std::size_t h,
-                        std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
-                        std::size_t pad) {
-    PYBP_DISPATCH(conv_backward_data(dx, dout, w, n, c, h, wd, fn, fh, fw, stride, pad));
-}
-template <class T>
-void conv_backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, std::size_t c, std::size_t h,
-                           std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
-                           std::size_t pad) {
-    PYBP_DISPATCH(conv_backward_weights(dw, db, dout, x, n, c, h, wd, fn, fh, fw, stride, pad));
-}
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-#endif
-}  // namespace pybp
+#include "kernel_instances.inc"

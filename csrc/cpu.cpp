@@ -14,7 +14,7 @@ std::atomic<int> g_isa{-1};
 }
 
 Isa detect_isa() noexcept {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if PYBP_BUILD_AVX2 && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();
     // libgcc checks XCR0 too, so "avx2" is only reported when the OS saves YMM state.
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;

@@ -1,7 +1,7 @@
 // Elementwise activation kernels (ReLU, sigmoid). Compiled once per ISA; plain loops the compiler vectorises.
 #include <cmath>
 
-#include "dispatch.hpp"
+#include "kernel_family.hpp"
 #include "vexp.hpp"
 #ifdef PYBP_ISA_IS_avx2
 #include "vexp_avx2.hpp"
@@ -57,36 +57,4 @@ void sigmoid_backward(T* dx, const T* dout, const T* y, std::size_t n) {
 }  // namespace PYBP_ISA_NS
 }  // namespace pybp
 
-#define PYBP_INSTANTIATE(T)                                                                    \
-    template void relu_forward(T*, unsigned char*, const T*, std::size_t);                     \
-    template void relu_backward(T*, const T*, const unsigned char*, std::size_t);              \
-    template void sigmoid_forward(T*, const T*, std::size_t);                                  \
-    template void sigmoid_backward(T*, const T*, const T*, std::size_t);
-
-namespace pybp {
-namespace PYBP_ISA_NS {
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-}  // namespace PYBP_ISA_NS
-
-#ifdef PYBP_ISA_IS_generic
-template <class T>
-void relu_forward(T* out, unsigned char* mask, const T* x, std::size_t n) {
-    PYBP_DISPATCH(relu_forward(out, mask, x, n));
-}
-template <class T>
-void relu_backward(T* dx, const T* dout, const unsigned char* mask, std::size_t n) {
-    PYBP_DISPATCH(relu_backward(dx, dout, mask, n));
-}
-template <class T>
-void sigmoid_forward(T* out, const T* x, std::size_t n) {
-    PYBP_DISPATCH(sigmoid_forward(out, x, n));
-}
-template <class T>
-void sigmoid_backward(T* dx, const T* dout, const T* y, std::size_t n) {
-    PYBP_DISPATCH(sigmoid_backward(dx, dout, y, n));
-}
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-#endif
-}  // namespace pybp
+#include "kernel_instances.inc"

@@ -25,7 +25,7 @@
 #include "simd_avx2.hpp"
 #endif
 
-#include "dispatch.hpp"
+#include "kernel_family.hpp"
 
 namespace pybp {
 namespace PYBP_ISA_NS {
@@ -370,40 +370,4 @@ void bias_grad(T* db, const T* dout, std::size_t n, std::size_t m) {
 }  // namespace PYBP_ISA_NS
 }  // namespace pybp
 
-#define PYBP_INSTANTIATE(T)                                                                                     \
-    template void gemm(T*, std::ptrdiff_t, const T*, std::ptrdiff_t, std::ptrdiff_t, const T*, std::ptrdiff_t,  \
-                       std::ptrdiff_t, std::size_t, std::size_t, std::size_t, T, T);                            \
-    template void gemm_ref(T*, std::ptrdiff_t, const T*, std::ptrdiff_t, std::ptrdiff_t, const T*,              \
-                           std::ptrdiff_t, std::ptrdiff_t, std::size_t, std::size_t, std::size_t, T, T);        \
-    template void affine_forward(T*, const T*, const T*, const T*, std::size_t, std::size_t, std::size_t);      \
-    template void bias_grad(T*, const T*, std::size_t, std::size_t);
-
-namespace pybp {
-namespace PYBP_ISA_NS {
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-}  // namespace PYBP_ISA_NS
-
-#ifdef PYBP_ISA_IS_generic
-template <class T>
-void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff_t csa, const T* b,
-          std::ptrdiff_t rsb, std::ptrdiff_t csb, std::size_t m, std::size_t n, std::size_t k, T alpha, T beta) {
-    PYBP_DISPATCH(gemm(c, ldc, a, rsa, csa, b, rsb, csb, m, n, k, alpha, beta));
-}
-template <class T>
-void gemm_ref(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff_t csa, const T* b,
-              std::ptrdiff_t rsb, std::ptrdiff_t csb, std::size_t m, std::size_t n, std::size_t k, T alpha, T beta) {
-    isa_generic::gemm_ref(c, ldc, a, rsa, csa, b, rsb, csb, m, n, k, alpha, beta);
-}
-template <class T>
-void affine_forward(T* out, const T* x, const T* w, const T* bias, std::size_t n, std::size_t k, std::size_t m) {
-    PYBP_DISPATCH(affine_forward(out, x, w, bias, n, k, m));
-}
-template <class T>
-void bias_grad(T* db, const T* dout, std::size_t n, std::size_t m) {
-    PYBP_DISPATCH(bias_grad(db, dout, n, m));
-}
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-#endif
-}  // namespace pybp
+#include "kernel_instances.inc"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "dispatch.hpp"
+#include "kernel_family.hpp"
 
 namespace pybp {
 namespace PYBP_ISA_NS {
@@ -96,30 +96,4 @@ void maxpool_backward(T* dx, const T* dout, const std::int32_t* argmax, std::siz
 }  // namespace PYBP_ISA_NS
 }  // namespace pybp
 
-#define PYBP_INSTANTIATE(T)                                                                                    \
-    template void maxpool_forward(T*, std::int32_t*, const T*, std::size_t, std::size_t, std::size_t,          \
-                                  std::size_t, std::size_t, std::size_t, std::size_t, std::size_t);            \
-    template void maxpool_backward(T*, const T*, const std::int32_t*, std::size_t, std::size_t, std::size_t,   \
-                                   std::size_t, std::size_t, std::size_t);
-
-namespace pybp {
-namespace PYBP_ISA_NS {
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-}  // namespace PYBP_ISA_NS
-
-#ifdef PYBP_ISA_IS_generic
-template <class T>
-void maxpool_forward(T* out, std::int32_t* argmax, const T* x, std::size_t n, std::size_t c, std::size_t h,
-                     std::size_t w, std::size_t ph, std::size_t pw, std::size_t stride, std::size_t pad) {
-    PYBP_DISPATCH(maxpool_forward(out, argmax, x, n, c, h, w, ph, pw, stride, pad));
-}
-template <class T>
-void maxpool_backward(T* dx, const T* dout, const std::int32_t* argmax, std::size_t n, std::size_t c,
-                      std::size_t h, std::size_t w, std::size_t oh, std::size_t ow) {
-    PYBP_DISPATCH(maxpool_backward(dx, dout, argmax, n, c, h, w, oh, ow));
-}
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-#endif
-}  // namespace pybp
+#include "kernel_instances.inc"

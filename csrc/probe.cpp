@@ -2,7 +2,7 @@
 // build measures 256-bit FMA throughput, the generic build what baseline SSE2 code can reach.
 #include <chrono>
 
-#include "dispatch.hpp"
+#include "kernel_family.hpp"
 
 #if defined(PYBP_ISA_IS_avx2)
 #include <immintrin.h>
@@ -69,16 +69,7 @@ double peak_gflops(double seconds) {
     return flops / elapsed * 1e-9;
 }
 
-template double peak_gflops<float>(double);
-template double peak_gflops<double>(double);
 }  // namespace PYBP_ISA_NS
-
-#ifdef PYBP_ISA_IS_generic
-template <class T>
-double peak_gflops(double seconds) {
-    PYBP_DISPATCH(peak_gflops<T>(seconds));
-}
-template double peak_gflops<float>(double);
-template double peak_gflops<double>(double);
-#endif
 }  // namespace pybp
+
+#include "kernel_instances.inc"

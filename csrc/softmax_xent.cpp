@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "dispatch.hpp"
+#include "kernel_family.hpp"
 #include "vexp.hpp"
 #ifdef PYBP_ISA_IS_avx2
 #include "vexp_avx2.hpp"
@@ -251,31 +251,4 @@ double softmax_xent_onehot(T* y, T* dx, const T* x, const T* t, std::size_t n, s
 }  // namespace PYBP_ISA_NS
 }  // namespace pybp
 
-#define PYBP_INSTANTIATE(T)                                                                                    \
-    template void softmax(T*, const T*, std::size_t, std::size_t);                                             \
-    template double softmax_xent_index(T*, T*, const T*, const std::int64_t*, std::size_t, std::size_t);       \
-    template double softmax_xent_onehot(T*, T*, const T*, const T*, std::size_t, std::size_t);
-
-namespace pybp {
-namespace PYBP_ISA_NS {
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-}  // namespace PYBP_ISA_NS
-
-#ifdef PYBP_ISA_IS_generic
-template <class T>
-void softmax(T* out, const T* x, std::size_t rows, std::size_t c) {
-    PYBP_DISPATCH(softmax(out, x, rows, c));
-}
-template <class T>
-double softmax_xent_index(T* y, T* dx, const T* x, const std::int64_t* t, std::size_t n, std::size_t c) {
-    PYBP_DISPATCH(softmax_xent_index(y, dx, x, t, n, c));
-}
-template <class T>
-double softmax_xent_onehot(T* y, T* dx, const T* x, const T* t, std::size_t n, std::size_t c) {
-    PYBP_DISPATCH(softmax_xent_onehot(y, dx, x, t, n, c));
-}
-PYBP_INSTANTIATE(float)
-PYBP_INSTANTIATE(double)
-#endif
-}  // namespace pybp
+#include "kernel_instances.inc"

@@ -205,8 +205,9 @@ def _conv_cases():
         ("conv-fwd-out-shape", "conv_forward", lambda kw: {**kw, "out": _r(2, 4, 3, 4)}, ValueError,
          r"shape mismatch: out \(2, 4, 3, 4\), expected \(2, 4, 3, 3\)"),
         ("conv-fwd-out-overlaps-x", "conv_forward",
-         lambda kw: (lambda base: {**kw, "x": base[:180].reshape(2, 3, 6, 5), "out": base[100:172].reshape(2, 4, 3, 3)})(
-             _r(200)), ValueError, r"out must not overlap x"),
+         lambda kw: (lambda base: {**kw, "x": base[:180].reshape(2, 3, 6, 5),
+                                   "out": base[100:172].reshape(2, 4, 3, 3)})(_r(200)),
+         ValueError, r"out must not overlap x"),
         ("conv-bwd-data-dout-size", "conv_backward_data", lambda kw: {**kw, "dout": _r(2, 4, 3, 4)}, ValueError,
          r"shape mismatch: dout \(2, 4, 3, 4\), expected \(2, 4, 3, 3\) for input \(6, 5\)"),
         ("conv-bwd-data-channels", "conv_backward_data", lambda kw: {**kw, "dout": _r(2, 5, 3, 3)}, ValueError,
@@ -243,8 +244,9 @@ def _conv_cases():
         ("pool-bwd-in-h-small", "maxpool_backward", lambda kw: {**kw, "in_h": 1}, ValueError,
          r"out of range \[-1, 5\)"),
         ("pool-bwd-out-overlaps-dout", "maxpool_backward",
-         lambda kw: (lambda base: {**kw, "dout": base[:72].reshape(2, 3, 4, 3), "out": base[:180].reshape(2, 3, 6, 5)})(
-             _r(200)), ValueError, r"out must not overlap dout"),
+         lambda kw: (lambda base: {**kw, "dout": base[:72].reshape(2, 3, 4, 3),
+                                   "out": base[:180].reshape(2, 3, 6, 5)})(_r(200)),
+         ValueError, r"out must not overlap dout"),
     ]
     return cases
 

@@ -1,0 +1,71 @@
+// Run-time information and control (csrc/cpu.cpp: ISA path, threads, CPU features), the peak-FLOP/s probe
+// (csrc/probe.cpp) and build_info.
+#include "bind_common.hpp"
+
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
+
+#include "cpu.hpp"
+#include "kernels.hpp"
+
+namespace pybp::bind {
+void init_runtime(py::module_& m) {
+    m.def("detect_isa", [] { return std::string(pybp::isa_name(pybp::detect_isa())); },
+          "Best ISA path this CPU supports.");
+    m.def("active_isa", [] { return std::string(pybp::isa_name(pybp::active_isa())); }, "ISA path in use.");
+    m.def("set_isa", [](const std::string& name) {
+        pybp::Isa isa;
+        if (!pybp::parse_isa(name.c_str(), &isa))
+            raise_value("set_isa: unknown ISA path '" + name + "', expected one of 'generic', 'avx2'");
+        if (!pybp::set_isa(isa))
+            raise_value("set_isa: this CPU cannot run the '" + name + "' path (best: " +
+                        pybp::isa_name(pybp::detect_isa()) + ")");
+    }, py::arg("name"), "Select an ISA path (for tests and benchmarks).");
+    m.def("get_num_threads", &pybp::get_num_threads, "OpenMP threads for kernels large enough to split.");
+    m.def("set_num_threads", [](int n) {
+        if (n < 1) raise_value("set_num_threads: n must be >= 1, got " + std::to_string(n));
+        pybp::set_num_threads(n);
+    }, py::arg("n"));
+    m.def("peak_gflops", [](const std::string& dtype, double seconds) {
+        if (!(seconds > 0 && seconds <= 10)) raise_value("peak_gflops: seconds must be in (0, 10]");
+        if (dtype != "float32" && dtype != "float64")
+            raise_value("peak_gflops: dtype must be 'float32' or 'float64', got '" + dtype + "'");
+        py::gil_scoped_release nogil;
+        return dtype == "float32" ? pybp::peak_gflops<float>(seconds) : pybp::peak_gflops<double>(seconds);
+    }, py::arg("dtype"), py::arg("seconds") = 0.2,
+          "Measured single-thread peak GFLOP/s of the active ISA path (FMA chains), for % of peak.");
+    m.def("cpu_has", [](const std::string& f) { return pybp::cpu_has(f.c_str()); }, py::arg("feature"));
+    py::dict info;
+    info["compiler"] = std::string(
+#if defined(__clang__)
+        "clang " __clang_version__
+#elif defined(__GNUC__)
+        "gcc " __VERSION__
+#else
+        "unknown"
+#endif
+    );
+    info["openmp"] = pybp::have_openmp();
+#if PYBP_BUILD_AVX2
+    info["isa_paths"] = std::vector<std::string>{"generic", "avx2"};
+#else
+    info["isa_paths"] = std::vector<std::string>{"generic"};
+#endif
+    info["pybind11"] = std::to_string(PYBIND11_VERSION_MAJOR) + "." + std::to_string(PYBIND11_VERSION_MINOR) +
+                       "." + std::to_string(PYBIND11_VERSION_PATCH);
+#ifdef NDEBUG
+    info["build_type"] = "release";
+#else
+    info["build_type"] = "debug";
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+    info["sanitizers"] = "address,undefined";
+#else
+    info["sanitizers"] = "none";
+#endif
+    m.attr("build_info") = info;
+}
+
+}  // namespace pybp::bind
