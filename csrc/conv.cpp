@@ -115,20 +115,20 @@ void col2im_add(T* dx, const T* dcol, idx ldc, const Geom& g, idx oh0, idx oh1) 
     });
 }
 
-// Calls f(oh0, oh1, p0, pc, col, ldc) for each column block of image x: output rows [oh0, oh1), positions
-// [p0, p0 + pc), col the block's K x pc columns with row stride ldc (the image itself for an identity filter).
+// Calls f(p0, pc, col, ldc) for each column block of image x: output positions [p0, p0 + pc) (whole rows), col
+// the block's K x pc columns with row stride ldc (the image itself for an identity filter).
 template <class T, class F>
 void for_each_col_block(const T* x, const Geom& g, std::vector<T>& buf, F&& f) {
     const idx rows = g.chunk_rows<T>(), P = g.positions();
     for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
         const idx oh1 = std::min(g.oh, oh0 + rows), p0 = oh0 * g.ow, pc = (oh1 - oh0) * g.ow;
         if (g.identity()) {
-            f(oh0, oh1, p0, pc, x + p0, P);
+            f(p0, pc, x + p0, P);
             continue;
         }
         buf.resize(std::size_t(g.taps() * pc));
         im2col(buf.data(), pc, x, g, oh0, oh1);
-        f(oh0, oh1, p0, pc, static_cast<const T*>(buf.data()), pc);
+        f(p0, pc, static_cast<const T*>(buf.data()), pc);
     }
 }
 
@@ -144,7 +144,7 @@ void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std
     std::vector<T> col, ct(transposed ? std::size_t(g.chunk_rows<T>() * g.ow * F) : 0);
     for (idx im = 0; im < idx(n); ++im) {
         T* oi = out + im * F * P;
-        for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx, idx, idx p0, idx pc, const T* cb, idx ldc) {
+        for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx p0, idx pc, const T* cb, idx ldc) {
             if (transposed) {  // ct (pc x F) = cb^T @ w^T, then out[f, p0 + i] = ct[i, f] + b[f]
                 gemm<T>(ct.data(), F, cb, 1, ldc, w, 1, K, std::size_t(pc), std::size_t(F), std::size_t(K), T(1),
                         T(0));
@@ -195,7 +195,7 @@ void conv_backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t 
     std::fill(db, db + F, T(0));
     for (idx im = 0; im < idx(n); ++im) {
         const T* di = dout + im * F * P;
-        for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx, idx, idx p0, idx pc, const T* cb, idx ldc) {
+        for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx p0, idx pc, const T* cb, idx ldc) {
             gemm<T>(dwt.data(), F, cb, ldc, 1, di + p0, 1, P, std::size_t(K), std::size_t(F), std::size_t(pc), T(1),
                     T(1));
         });
