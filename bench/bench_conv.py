@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -50,14 +51,29 @@ def _torch():
     return torch
 
 
+CLOCK = {"clock": time.perf_counter}
+
+
 def _time(fns, threads, torch, repeats, sample_s):
     """Interleaved medians (seconds per call) of fns at `threads` threads for every pool, pybp on cpp."""
     with pybp.use_backend("cpp"), common.limit_threads(threads):
         if torch is not None:
             torch.set_num_threads(threads)
         st = common.interleaved(fns, repeats=repeats, sample_s=sample_s, warmup=1,
-                                pause_s=0.2 if threads > 1 else 0.0)
+                                pause_s=0.2 if threads > 1 else 0.0, clock=CLOCK["clock"])
     return {k: v["median"] for k, v in st.items()}, st
+
+
+def _cpu_peak(dtype):
+    """One core's FMA peak per second of this thread's CPU time: the probe's flops (its GF/s x the wall time
+    around it) over the CPU time it took; best of 15 bursts."""
+    from pybp import _core
+    best = 0.0
+    for _ in range(15):
+        c0, w0 = time.thread_time(), time.perf_counter()
+        g = _core.peak_gflops(dtype, 0.02)
+        best = max(best, g * (time.perf_counter() - w0) / max(time.thread_time() - c0, 1e-9))
+    return best
 
 
 def _numpy_conv(x, w, b, pad):
@@ -236,14 +252,22 @@ def main(argv=None) -> int:
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-layers", action="store_true")
     ap.add_argument("--no-steps", action="store_true")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time with the thread's CPU time (1 thread only; for a busy host); results *_cpu.md")
     args = ap.parse_args(argv)
+    if args.cpu_time:
+        if args.threads != [1]:
+            ap.error("--cpu-time measures one thread: use --threads 1")
+        CLOCK["clock"] = time.thread_time
+    suffix = "_cpu" if args.cpu_time else ""
     torch = None if args.no_torch else _torch()
-    peak = {"float32": peak_gflops("float32"), "float64": peak_gflops("float64")}
+    peak = {dt: (_cpu_peak if args.cpu_time else peak_gflops)(dt) for dt in ("float32", "float64")}
     meta = common.header()
     meta["peak_gflops_1core"] = {k: round(v, 1) for k, v in peak.items()}
     if torch is not None:
         meta["torch"] = torch.__version__
     meta["load_before"] = os.getloadavg()[0]
+    meta["clock"] = "thread CPU time" if args.cpu_time else "wall (perf_counter)"
     repeats = 3 if args.quick else 7
     if not args.no_steps:
         rows, raw = [], []
@@ -254,8 +278,8 @@ def main(argv=None) -> int:
         cols = ["net", "dtype", "threads", "book numpy", "vectorised numpy", "pybp cpp", "torch eager",
                 "cpp % peak", "cpp vs book", "cpp vs vectorised", "cpp vs torch"]
         meta["load_after_steps"] = os.getloadavg()[0]
-        print(common.write_report("conv_step", "One CNN training step (forward + backward + Adam), batch 100, "
-                                  "median per step", cols, rows, meta, raw=raw,
+        print(common.write_report("conv_step" + suffix, "One CNN training step (forward + backward + Adam), "
+                                  "batch 100, median per step", cols, rows, meta, raw=raw,
                                   notes="book numpy: the book's layers and im2col (float64 inside). vectorised "
                                         "numpy: the same layers with a strided-window im2col in the input dtype. "
                                         "Ratios > 1: pybp cpp is faster. % peak: the step's conv and affine "
@@ -269,8 +293,8 @@ def main(argv=None) -> int:
         cols = ["layer", "kernel", "threads", "numpy im2col", "pybp cpp", "torch eager", "cpp % peak",
                 "cpp vs torch"]
         meta["load_after_layers"] = os.getloadavg()[0]
-        print(common.write_report("conv_layers", "Convolution and max-pooling kernels, float32, batch 100, median "
-                                  "per call", cols, rows, meta, raw=raw,
+        print(common.write_report("conv_layers" + suffix, "Convolution and max-pooling kernels, float32, batch 100, "
+                                  "median per call", cols, rows, meta, raw=raw,
                                   notes="numpy im2col: the book's layer maths with a vectorised im2col (each "
                                         "kernel recomputes its columns, as pybp does). Ratios > 1: pybp faster."))
     return 0
