@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import pybp
 from pybp.deep_convnet import DeepConvNet
 from pybp.gradient import numerical_gradient
 from pybp.layers import Convolution, Dropout, Pooling
