@@ -9,8 +9,23 @@
 
 #include "cpu.hpp"
 #include "kernels.hpp"
+#include "vexp.hpp"
 
 namespace pybp::bind {
+
+namespace {
+// ExpConst<T> as a dict of Python floats (exact: float widens to double without rounding).
+template <class T> py::dict exp_constants() {
+    using E = vexp_detail::ExpConst<T>;
+    py::dict d;
+    d["lo"] = double(E::lo), d["hi"] = double(E::hi), d["magic"] = double(E::magic), d["log2e"] = double(E::log2e);
+    d["ln2_hi"] = double(E::ln2_hi), d["ln2_lo"] = double(E::ln2_lo);
+    py::list poly;
+    for (const T c : E::poly) poly.append(double(c));
+    d["poly"] = py::tuple(poly);
+    return d;
+}
+}  // namespace
 void init_runtime(py::module_& m) {
     m.def("detect_isa", [] { return std::string(pybp::isa_name(pybp::detect_isa())); },
           "Best ISA path this CPU supports.");
@@ -37,6 +52,11 @@ void init_runtime(py::module_& m) {
     }, py::arg("dtype"), py::arg("seconds") = 0.2,
           "Measured single-thread peak GFLOP/s of the active ISA path (FMA chains), for % of peak.");
     m.def("cpu_has", [](const std::string& f) { return pybp::cpu_has(f.c_str()); }, py::arg("feature"));
+    m.def("_exp_constants", [](const std::string& dtype) {
+        if (dtype != "float32" && dtype != "float64")
+            raise_value("_exp_constants: dtype must be 'float32' or 'float64', got '" + dtype + "'");
+        return dtype == "float32" ? exp_constants<float>() : exp_constants<double>();
+    }, py::arg("dtype"), "The exp kernels' constants (vexp.hpp), for the test that pybp._numba uses the same.");
     py::dict info;
     info["compiler"] = std::string(
 #if defined(__clang__)

@@ -21,9 +21,7 @@
 #define PYBP_PRAGMA(x)
 #endif
 
-#ifdef PYBP_ISA_IS_avx2
-#include "simd_avx2.hpp"
-#endif
+#include "simd.hpp"
 
 #include "kernel_family.hpp"
 
@@ -40,6 +38,8 @@ template <class T> struct Tile {
     static constexpr int MR = 6, NR = 2 * Vec<T>::L;
 };
 #else
+// The portable tile: 4 x 8 = 32 scalar accumulators, which fit the 16 SSE2 registers (4 floats or 2 doubles
+// each). Not tuned: the generic path is the fallback for non-x86 CPUs.
 template <class T> struct Tile {
     static constexpr int MR = 4, NR = 8;
 };
@@ -57,6 +57,8 @@ template <class T> struct Blk {
 #endif
     static constexpr int KC = PYBP_GEMM_KC;
     static constexpr int MC = (sizeof(T) == 4 ? PYBP_GEMM_MC32 : PYBP_GEMM_MC64) / Tile<T>::MR * Tile<T>::MR;
+    // Columns of C per outer block: the KC x NC block of packed B (4.5 MiB f32, 9 MiB f64) is meant to stay in L3
+    // (32 MiB per Zen 3 CCX). Set with the first GEMM (58a6d19) and never tuned: no benchmarked shape has n > 1024.
     static constexpr int NC = 3072;
 };
 
@@ -203,7 +205,9 @@ thread_local std::vector<unsigned char> tl_b_buf;
 
 inline idx ceil_div(idx a, idx b) { return (a + b - 1) / b; }
 
-// Inner block depth when A is read in place (see kc_max in gemm()).
+// ---- tuning numbers ----
+// Inner block depth when A is read in place: no A block to keep in L2, and the few B panels stream well from L2,
+// so deeper blocks save C round trips (x @ W1, k = 784: one block instead of four, ~3% faster; 0c675df).
 constexpr idx kUnpackedKC = 1024;
 
 // Row-major B is packed this many panels at a time, row by row: 64 x 64 contiguous bytes (a 4 KiB page) per row of
@@ -212,9 +216,15 @@ constexpr idx kUnpackedKC = 1024;
 // took ~10% of a 256x1024x1024 product; 64 panels instead of 4 cut that time by a third (+3-5% on the product).
 constexpr idx kPackGroup = 64;
 
+// Pack tasks are split into row slices when there are fewer panel groups than this many per thread and they do
+// not divide evenly: x @ W1 is one group of 4 panels, which one thread packed while the other waited (f32, 2
+// threads: 130-137 -> 151-152 GFLOP/s; 96d48e7). From 4 groups per thread on, the uneven last round is small.
+constexpr idx kSplitPackBelowGroupsPerThread = 4;
+
 // Problems below this many multiply-adds run on the calling thread: an OpenMP fork/join would cost more.
 constexpr double kParallelMinMacs = 1 << 20;
-// Below this C width, row-contiguous A is read in place instead of packed (see the file comment).
+// Below this C width, row-contiguous A is read in place instead of packed (see the file comment). Set with the
+// first GEMM (58a6d19) for TwoLayerNet's n = 50 and 10; not re-tuned since.
 constexpr idx kUnpackedAMaxN = 256;
 
 template <class T>
@@ -223,119 +233,180 @@ void scale_c(T* c, idx ldc, idx m, idx n, T beta) {
         for (idx j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
 }
 
+// The operands of one call as the block functions read them.
+template <class T>
+struct Operands {
+    T* c;
+    idx ldc;
+    const T* a;
+    idx rsa, csa;
+    const T* b;
+    idx rsb, csb;
+    idx m, n, k;
+    T alpha, beta;
+};
+
+// How one call is cut into work, decided once before any thread starts.
+template <class T>
+struct Plan {
+    static constexpr int MR = Tile<T>::MR;
+    int nt = 1;               // threads
+    bool unpacked_a = false;  // A read in place by the micro-kernel (not packed)
+    int n_edge = 0;           // width of a last panel that goes to the edge kernels (gemm_edge.inc), else 0
+    idx m = 0, slivers = 0;   // rows of C, and their MR-row slivers
+    idx nblk = 0, mc = 0;     // row blocks, and the largest block's rows
+    idx kc_max = 0, kc_step = 0, nc_max = 0;
+    // First row of row block blk (blk = nblk: m).
+    idx block_start(idx blk) const { return std::min(m, slivers * blk / nblk * MR); }
+};
+
+template <class T>
+Plan<T> plan_gemm(const Operands<T>& op) {
+    constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+    Plan<T> pl;
+    pl.m = op.m;
+#if PYBP_HAVE_OPENMP
+    if (static_cast<double>(op.m) * op.n * op.k >= kParallelMinMacs) pl.nt = get_num_threads();
+#endif
+    // Narrow C: read A in place when either of its dimensions is contiguous (x @ W reads rows of x, x.T @ dout
+    // reads 6 adjacent columns of x per step); packing would cost as much as the few B panels it serves.
+    pl.unpacked_a = (op.csa == 1 || op.rsa == 1) && op.n < kUnpackedAMaxN;
+    // A last panel of at most L/2 columns goes to the edge kernels (gemm_edge.inc), packed transposed.
+#ifdef PYBP_ISA_IS_avx2
+    const idx tail = op.n % NR;
+    pl.n_edge = pl.unpacked_a && tail != 0 && tail <= Vec<T>::L / 2 ? static_cast<int>(tail) : 0;
+#endif
+    // Row blocks of whole MR-row slivers, at most MC rows each, their count a multiple of the thread count and
+    // their sizes differing by at most one sliver, so threads get equal work (256 rows on 2 threads: 126 + 130).
+    pl.slivers = ceil_div(op.m, MR);
+    pl.nblk = ceil_div(pl.slivers, Blk<T>::MC / MR);
+    if (pl.nt > 1) pl.nblk = ceil_div(std::max<idx>(pl.nblk, pl.nt), pl.nt) * pl.nt;
+    pl.nblk = std::min(pl.nblk, pl.slivers);
+    pl.mc = ceil_div(pl.slivers, pl.nblk) * MR;
+    pl.nc_max = std::min<idx>(Blk<T>::NC, ceil_div(op.n, NR) * NR);
+    // Equal inner blocks (784 = 4 x 196, not 3 x 256 + 16): no short block paying a full C read-modify-write.
+    pl.kc_max = pl.unpacked_a ? kUnpackedKC : Blk<T>::KC;
+    pl.kc_step = ceil_div(op.k, ceil_div(op.k, pl.kc_max));
+    return pl;
+}
+
+// Number of pack tasks for one B block: panel groups, each split into ksplit row slices when the groups alone
+// would leave threads idle.
+inline idx pack_ksplit(idx ngroups, int nt) {
+    return nt > 1 && ngroups % nt != 0 && ngroups < kSplitPackBelowGroupsPerThread * nt ? nt : 1;
+}
+
+// Pack task `task` of the B block B[pc : pc + kc, jc : jc + nc] into bp (panel-major, NR wide, zero-padded).
+template <class T>
+PYBP_ALWAYS_INLINE void pack_b_task(const Plan<T>& pl, const Operands<T>& op, idx task, idx ksplit, idx jc, idx nc,
+                                     idx pc, int kc, T* bp) {
+    constexpr int NR = Tile<T>::NR;
+    const idx npanels = ceil_div(nc, NR);
+    const idx qg = task / ksplit, ks = task % ksplit;
+    const int k0 = static_cast<int>(kc * ks / ksplit), kr = static_cast<int>(kc * (ks + 1) / ksplit) - k0;
+    const idx q0 = qg * kPackGroup, q1 = std::min<idx>(q0 + kPackGroup, npanels);
+    const T* bk = op.b + (pc + k0) * op.rsb + jc * op.csb;
+    idx qf = q0;  // panels [q0, qf): full width, packed row by row when B is row-major
+    if (op.csb == 1) {
+        qf = std::min(q1, nc / NR);
+        if (qf > q0)
+            pack_b_rows(bp + q0 * NR * kc + k0 * NR, bk + q0 * NR, op.rsb, kr, kc, static_cast<int>(qf - q0));
+        else
+            qf = q0;
+    }
+    for (idx q = qf; q < q1; ++q) {
+        const int nr = static_cast<int>(std::min<idx>(NR, nc - q * NR));
+        const T* bq = bk + q * NR * op.csb;
+#ifdef PYBP_ISA_IS_avx2
+        if (pl.n_edge && q == npanels - 1) {
+            pack_b_edge(bp + q * NR * kc + k0, bq, op.rsb, op.csb, kr, kc, nr);
+            continue;
+        }
+#else
+        (void)pl;
+#endif
+        pack_b_panel(bp + q * NR * kc + k0 * NR, bq, op.rsb, op.csb, kr, nr);
+    }
+}
+
+// Row block blk of C[:, jc : jc + nc] += A[rows, pc : pc + kc] @ (packed B block bp): packs the block's A slivers
+// into ap (unless A is read in place), then runs the micro-kernel (or the edge kernels) over every tile.
+template <class T>
+PYBP_ALWAYS_INLINE void compute_row_block(const Plan<T>& pl, const Operands<T>& op, idx blk, idx jc, idx nc,
+                                           idx pc, int kc, T beta_eff, const T* bp, T* ap) {
+    constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
+    const idx rsa = op.rsa, csa = op.csa, ldc = op.ldc;
+    const idx ic = pl.block_start(blk);
+    const idx mcb = pl.block_start(blk + 1) - ic;
+    const T* ablk = op.a + ic * rsa + pc * csa;
+    if (!pl.unpacked_a)
+        for (idx ir = 0; ir < mcb; ir += MR)
+            pack_a_sliver(ap + ir * kc, ablk + ir * rsa, rsa, csa, static_cast<int>(std::min<idx>(MR, mcb - ir)), kc);
+    for (idx jr = 0; jr < nc; jr += NR) {
+        const int nr = static_cast<int>(std::min<idx>(NR, nc - jr));
+        const T* bq = bp + jr * kc;
+        T* cblk = op.c + ic * ldc + jc + jr;
+#ifdef PYBP_ISA_IS_avx2
+        if (pl.n_edge && jr + NR >= nc) {
+            edge_cols(kc, ablk, rsa, csa, bq, cblk, ldc, static_cast<int>(mcb), nr, op.alpha, beta_eff);
+            continue;
+        }
+#endif
+        for (idx ir = 0; ir < mcb; ir += MR) {
+            const int mr = static_cast<int>(std::min<idx>(MR, mcb - ir));
+            if (pl.unpacked_a)
+                micro<T, false>(kc, ablk + ir * rsa, rsa, csa, bq, cblk + ir * ldc, ldc, mr, nr, op.alpha, beta_eff);
+            else
+                micro<T, true>(kc, ap + ir * kc, 1, MR, bq, cblk + ir * ldc, ldc, mr, nr, op.alpha, beta_eff);
+        }
+    }
+}
+
+// The whole product over pl.nt threads (the only parallel region of the GEMM family): for each NC-column block
+// and KC-deep inner block, the threads pack B's block together (bp, shared), then split C's row blocks.
+// pack_b_task and compute_row_block are forced inline here, so the code is the one-function loop nest's: called,
+// GCC compiled the generic f64 micro-kernel with one addition's operands swapped, and a sum of two NaNs (inf * 0
+// in A @ B) came out with the other sign bit.
+template <class T>
+void run_parallel_blocks(const Plan<T>& pl, const Operands<T>& op, T* bp) {
+    constexpr int NC = Blk<T>::NC, NR = Tile<T>::NR, KC = Blk<T>::KC;
+    const int nt = pl.nt;
+    PYBP_PRAGMA(omp parallel num_threads(nt) if (nt > 1))
+    {
+        T* ap = pl.unpacked_a ? nullptr : scratch<T>(tl_a_buf, static_cast<std::size_t>(pl.mc) * KC);
+        for (idx jc = 0; jc < op.n; jc += NC) {
+            const idx nc = std::min<idx>(NC, op.n - jc);
+            const idx ngroups = ceil_div(ceil_div(nc, NR), kPackGroup);
+            const idx ksplit = pack_ksplit(ngroups, nt);
+            for (idx pc = 0; pc < op.k; pc += pl.kc_step) {
+                const int kc = static_cast<int>(std::min<idx>(pl.kc_step, op.k - pc));
+                const T beta_eff = pc == 0 ? op.beta : T(1);
+                PYBP_PRAGMA(omp for schedule(static))
+                for (idx task = 0; task < ngroups * ksplit; ++task)
+                    pack_b_task(pl, op, task, ksplit, jc, nc, pc, kc, bp);
+                PYBP_PRAGMA(omp for schedule(static))
+                for (idx blk = 0; blk < pl.nblk; ++blk)
+                    compute_row_block(pl, op, blk, jc, nc, pc, kc, beta_eff, bp, ap);
+            }
+        }
+    }
+}
+
 }  // namespace
 
 template <class T>
 void gemm(T* c, std::ptrdiff_t ldc, const T* a, std::ptrdiff_t rsa, std::ptrdiff_t csa, const T* b,
-          std::ptrdiff_t rsb, std::ptrdiff_t csb, std::size_t m_, std::size_t n_, std::size_t k_, T alpha, T beta) {
-    constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR, KC = Blk<T>::KC, NC = Blk<T>::NC;
-    const idx m = static_cast<idx>(m_), n = static_cast<idx>(n_), k = static_cast<idx>(k_);
-    if (m == 0 || n == 0) return;
-    if (k == 0 || alpha == T(0)) {  // no products: C = beta * C (alpha == 0 also skips NaN/inf in A and B)
-        scale_c(c, ldc, m, n, beta);
+          std::ptrdiff_t rsb, std::ptrdiff_t csb, std::size_t m, std::size_t n, std::size_t k, T alpha, T beta) {
+    const Operands<T> op{c, ldc, a, rsa, csa, b, rsb, csb, static_cast<idx>(m), static_cast<idx>(n),
+                         static_cast<idx>(k), alpha, beta};
+    if (op.m == 0 || op.n == 0) return;
+    if (op.k == 0 || alpha == T(0)) {  // no products: C = beta * C (alpha == 0 also skips NaN/inf in A and B)
+        scale_c(c, ldc, op.m, op.n, beta);
         return;
     }
-    int nt = 1;
-#if PYBP_HAVE_OPENMP
-    if (static_cast<double>(m) * n * k >= kParallelMinMacs) nt = get_num_threads();
-#endif
-    // Narrow C: read A in place when either of its dimensions is contiguous (x @ W reads rows of x, x.T @ dout
-    // reads 6 adjacent columns of x per step); packing would cost as much as the few B panels it serves.
-    const bool unpacked_a = (csa == 1 || rsa == 1) && n < kUnpackedAMaxN;
-    // A last panel of at most L/2 columns goes to the edge kernels (gemm_edge.inc), packed transposed.
-#ifdef PYBP_ISA_IS_avx2
-    const int n_edge = unpacked_a && n % NR != 0 && n % NR <= Vec<T>::L / 2 ? static_cast<int>(n % NR) : 0;
-#else
-    const int n_edge = 0;
-#endif
-    // Row blocks of whole MR-row slivers, at most MC rows each, their count a multiple of the thread count and
-    // their sizes differing by at most one sliver, so threads get equal work (256 rows on 2 threads: 126 + 130).
-    const idx slivers = ceil_div(m, MR);
-    idx nblk = ceil_div(slivers, Blk<T>::MC / MR);
-    if (nt > 1) nblk = ceil_div(std::max<idx>(nblk, nt), nt) * nt;
-    nblk = std::min(nblk, slivers);
-    const idx mc = ceil_div(slivers, nblk) * MR;  // the largest block
-    auto block_start = [&](idx blk) { return std::min(m, slivers * blk / nblk * MR); };
-    const idx nc_max = std::min<idx>(NC, ceil_div(n, NR) * NR);
-    // Equal inner blocks (784 = 4 x 196, not 3 x 256 + 16): no short block paying a full C read-modify-write.
-    // With A read in place there is no A block to keep in L2, and the few B panels stream well from L2: deeper
-    // inner blocks then save C round trips (x @ W1, k = 784: one block instead of four, ~3% faster).
-    const idx kc_max = unpacked_a ? kUnpackedKC : KC;
-    const idx kc_step = ceil_div(k, ceil_div(k, kc_max));
-    T* bp = scratch<T>(tl_b_buf, static_cast<std::size_t>(kc_max) * nc_max);
-
-    PYBP_PRAGMA(omp parallel num_threads(nt) if (nt > 1))
-    {
-        T* ap = unpacked_a ? nullptr : scratch<T>(tl_a_buf, static_cast<std::size_t>(mc) * KC);
-        for (idx jc = 0; jc < n; jc += NC) {
-            const idx nc = std::min<idx>(NC, n - jc);
-            const idx npanels = ceil_div(nc, NR);
-            for (idx pc = 0; pc < k; pc += kc_step) {
-                const int kc = static_cast<int>(std::min<idx>(kc_step, k - pc));
-                const T beta_eff = pc == 0 ? beta : T(1);
-                // Pack tasks: groups of panels, each split into ksplit row slices when the groups alone
-                // would leave threads idle (x @ W1: one group of 4 panels, which one thread packed alone).
-                const idx ngroups = ceil_div(npanels, kPackGroup);
-                const idx ksplit = nt > 1 && ngroups % nt != 0 && ngroups < 4 * nt ? nt : 1;
-                PYBP_PRAGMA(omp for schedule(static))
-                for (idx task = 0; task < ngroups * ksplit; ++task) {
-                    const idx qg = task / ksplit, ks = task % ksplit;
-                    const int k0 = static_cast<int>(kc * ks / ksplit), kr = static_cast<int>(kc * (ks + 1) / ksplit) - k0;
-                    const idx q0 = qg * kPackGroup, q1 = std::min<idx>(q0 + kPackGroup, npanels);
-                    const T* bk = b + (pc + k0) * rsb + jc * csb;
-                    idx qf = q0;  // panels [q0, qf): full width, packed row by row when B is row-major
-                    if (csb == 1) {
-                        qf = std::min(q1, nc / NR);
-                        if (qf > q0)
-                            pack_b_rows(bp + q0 * NR * kc + k0 * NR, bk + q0 * NR, rsb, kr, kc, static_cast<int>(qf - q0));
-                        else
-                            qf = q0;
-                    }
-                    for (idx q = qf; q < q1; ++q) {
-                        const int nr = static_cast<int>(std::min<idx>(NR, nc - q * NR));
-                        const T* bq = bk + q * NR * csb;
-#ifdef PYBP_ISA_IS_avx2
-                        if (n_edge && q == npanels - 1) {
-                            pack_b_edge(bp + q * NR * kc + k0, bq, rsb, csb, kr, kc, nr);
-                            continue;
-                        }
-#endif
-                        pack_b_panel(bp + q * NR * kc + k0 * NR, bq, rsb, csb, kr, nr);
-                    }
-                }
-                PYBP_PRAGMA(omp for schedule(static))
-                for (idx blk = 0; blk < nblk; ++blk) {
-                    const idx ic = block_start(blk);
-                    const idx mcb = block_start(blk + 1) - ic;
-                    const T* ablk = a + ic * rsa + pc * csa;
-                    if (!unpacked_a)
-                        for (idx ir = 0; ir < mcb; ir += MR)
-                            pack_a_sliver(ap + ir * kc, ablk + ir * rsa, rsa, csa,
-                                          static_cast<int>(std::min<idx>(MR, mcb - ir)), kc);
-                    for (idx jr = 0; jr < nc; jr += NR) {
-                        const int nr = static_cast<int>(std::min<idx>(NR, nc - jr));
-                        const T* bq = bp + jr * kc;
-                        T* cblk = c + ic * ldc + jc + jr;
-#ifdef PYBP_ISA_IS_avx2
-                        if (n_edge && jr + NR >= nc) {
-                            edge_cols(kc, ablk, rsa, csa, bq, cblk, ldc, static_cast<int>(mcb), nr, alpha, beta_eff);
-                            continue;
-                        }
-#endif
-                        for (idx ir = 0; ir < mcb; ir += MR) {
-                            const int mr = static_cast<int>(std::min<idx>(MR, mcb - ir));
-                            if (unpacked_a)
-                                micro<T, false>(kc, ablk + ir * rsa, rsa, csa, bq, cblk + ir * ldc, ldc, mr, nr,
-                                                alpha, beta_eff);
-                            else
-                                micro<T, true>(kc, ap + ir * kc, 1, MR, bq, cblk + ir * ldc, ldc, mr, nr, alpha,
-                                               beta_eff);
-                        }
-                    }
-                }
-            }
-        }
-    }
+    const Plan<T> pl = plan_gemm(op);
+    T* bp = scratch<T>(tl_b_buf, static_cast<std::size_t>(pl.kc_max) * pl.nc_max);
+    run_parallel_blocks(pl, op, bp);
 }
 
 template <class T>

@@ -10,3 +10,12 @@
 #ifndef PYBP_ISA_NS
 #error "compile kernel family files through pybp_multi_isa() so that PYBP_ISA_NS is defined"
 #endif
+
+// A helper that must compile as if written where it is called (see its use), on every compiler.
+#if defined(__GNUC__)
+#define PYBP_ALWAYS_INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define PYBP_ALWAYS_INLINE __forceinline
+#else
+#define PYBP_ALWAYS_INLINE inline
+#endif

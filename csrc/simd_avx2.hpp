@@ -1,9 +1,12 @@
-// Thin AVX2 vector wrappers shared by the kernel families' AVX2 builds (GEMM, softmax): Vec<T> gives one name per
-// operation for float (8 lanes) and double (4 lanes), so a kernel is written once for both dtypes.
+// The AVX2 build's simd::Vec<T> (see simd.hpp, which includes this file in that build): one name per operation for
+// float (8 lanes) and double (4 lanes), so a kernel is written once for both dtypes. Masks are vectors of all-ones
+// or all-zero lanes (compare results); I is the integer vector of the same lanes (32- or 64-bit).
 // Include only from code compiled with -mavx2 -mfma (PYBP_ISA_IS_avx2).
 #pragma once
 
 #include <immintrin.h>
+
+#include <cstdint>
 
 namespace pybp {
 namespace simd {
@@ -24,7 +27,33 @@ template <> struct Vec<float> {
     static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
     static V div(V a, V b) { return _mm256_div_ps(a, b); }
     static V max(V a, V b) { return _mm256_max_ps(a, b); }
+    static V min(V a, V b) { return _mm256_min_ps(a, b); }
+    static V neg(V a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
+    static V abs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+    static V bit_and(V a, V b) { return _mm256_and_ps(a, b); }
+    static V bit_or(V a, V b) { return _mm256_or_ps(a, b); }
+    static V ordered(V a) { return _mm256_cmp_ps(a, a, _CMP_ORD_Q); }              // mask: a is not NaN
+    static V not_le(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_NLE_UQ); }       // mask: !(a <= b), NaN included
+    static V select(V mask, V a, V b) { return _mm256_blendv_ps(b, a, mask); }   // mask ? a : b per lane
+    static bool none(V mask) { return _mm256_testz_ps(mask, mask); }
     static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+    // Integer lanes: the bits of a float, 32-bit arithmetic, 2^n from n (exponent field of n + 127).
+    using I = __m256i;
+    static I bits(V v) { return _mm256_castps_si256(v); }
+    static V from_bits(I i) { return _mm256_castsi256_ps(i); }
+    static I isub(I a, I b) { return _mm256_sub_epi32(a, b); }
+    static V pow2(I n) { return from_bits(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23)); }
+    static float hsum(V v) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+    }
+    // ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) of the 8 lanes (softmax's row_sum order), in registers.
+    static float tree8(const V (&a)[1]) {
+        V t = _mm256_add_ps(a[0], _mm256_permute_ps(a[0], 0xB1));  // lane 0: l0 + l1, lane 4: l4 + l5
+        t = _mm256_add_ps(t, _mm256_permute_ps(t, 0x4E));          // lane 0: (l0 + l1) + (l2 + l3), lane 4 alike
+        return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
+    }
     // Lanes [0, n) set, for maskload (reads only those lanes: no access past the end of an operand).
     static __m256i first_lanes(int n) {
         return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -51,7 +80,32 @@ template <> struct Vec<double> {
     static V sub(V a, V b) { return _mm256_sub_pd(a, b); }
     static V div(V a, V b) { return _mm256_div_pd(a, b); }
     static V max(V a, V b) { return _mm256_max_pd(a, b); }
+    static V min(V a, V b) { return _mm256_min_pd(a, b); }
+    static V neg(V a) { return _mm256_xor_pd(a, _mm256_set1_pd(-0.0)); }
+    static V abs(V a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
+    static V bit_and(V a, V b) { return _mm256_and_pd(a, b); }
+    static V bit_or(V a, V b) { return _mm256_or_pd(a, b); }
+    static V ordered(V a) { return _mm256_cmp_pd(a, a, _CMP_ORD_Q); }
+    static V not_le(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_NLE_UQ); }
+    static V select(V mask, V a, V b) { return _mm256_blendv_pd(b, a, mask); }
+    static bool none(V mask) { return _mm256_testz_pd(mask, mask); }
+    static V floor(V a) { return _mm256_floor_pd(a); }
     static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+    using I = __m256i;
+    static I bits(V v) { return _mm256_castpd_si256(v); }
+    static V from_bits(I i) { return _mm256_castsi256_pd(i); }
+    static I isub(I a, I b) { return _mm256_sub_epi64(a, b); }
+    static V pow2(I n) { return from_bits(_mm256_slli_epi64(_mm256_add_epi64(n, _mm256_set1_epi64x(1023)), 52)); }
+    static double hsum(V v) {
+        __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+        return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+    }
+    // The same over 8 lanes held in two vectors: a[0] = l0..l3, a[1] = l4..l7.
+    static double tree8(const V (&a)[2]) {
+        const __m256d h = _mm256_hadd_pd(a[0], a[1]);  // l0 + l1, l4 + l5, l2 + l3, l6 + l7
+        const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+        return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+    }
     static __m256i first_lanes(int n) {
         return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
     }
@@ -61,6 +115,9 @@ template <> struct Vec<double> {
         return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
     }
 };
+
+Vec<float> ops_for(__m256);
+Vec<double> ops_for(__m256d);
 
 // In-register L x L transposes: r[i] holds row i of the block on entry and column i on return.
 inline void transpose(__m256 (&r)[8]) {

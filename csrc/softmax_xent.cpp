@@ -5,10 +5,8 @@
 #include <cstdint>
 
 #include "kernel_family.hpp"
+#include "simd.hpp"
 #include "vexp.hpp"
-#ifdef PYBP_ISA_IS_avx2
-#include "vexp_avx2.hpp"
-#endif
 
 namespace pybp {
 namespace PYBP_ISA_NS {
@@ -16,8 +14,9 @@ namespace {
 
 // Row max and row sum with 8 independent lanes: a single running max/sum is a serial dependency chain (3-4 cycles
 // per element); 8 lanes vectorise. A NaN makes the row NaN later through x - max, so max needs no special case.
+// The generic build's RowOps (below) are these; the AVX2 build's compute the same on vectors.
 template <class T>
-inline __attribute__((always_inline)) T row_max(const T* x, std::size_t c) {
+PYBP_ALWAYS_INLINE T row_max(const T* x, std::size_t c) {
     T lane[8];
     for (int k = 0; k < 8; ++k) lane[k] = x[0];
     std::size_t j = 0;
@@ -30,7 +29,7 @@ inline __attribute__((always_inline)) T row_max(const T* x, std::size_t c) {
 }
 
 template <class T>
-inline __attribute__((always_inline)) T row_sum(const T* x, std::size_t c) {
+PYBP_ALWAYS_INLINE T row_sum(const T* x, std::size_t c) {
     T lane[8] = {};
     std::size_t j = 0;
     for (; j + 8 <= c; j += 8)
@@ -40,28 +39,12 @@ inline __attribute__((always_inline)) T row_sum(const T* x, std::size_t c) {
     return s;
 }
 
-// Elementwise a - b and a / b for RowOps::map: scalars, and vectors in the AVX2 build.
-struct Sub {
-    template <class U> U operator()(U a, U b) const { return a - b; }
-#ifdef PYBP_ISA_IS_avx2
-    __m256 operator()(__m256 a, __m256 b) const { return _mm256_sub_ps(a, b); }
-    __m256d operator()(__m256d a, __m256d b) const { return _mm256_sub_pd(a, b); }
-#endif
-};
-struct Div {
-    template <class U> U operator()(U a, U b) const { return a / b; }
-#ifdef PYBP_ISA_IS_avx2
-    __m256 operator()(__m256 a, __m256 b) const { return _mm256_div_ps(a, b); }
-    __m256d operator()(__m256d a, __m256d b) const { return _mm256_div_pd(a, b); }
-#endif
-};
-
-// The row operations softmax_block runs on: max, y = op(x, s) and sum over a row of c, exp over a block.
-#ifdef PYBP_ISA_IS_avx2
-// Explicit AVX2, bit for bit equal to the generic ones below (only the exp differs, by its FMA:
-// tests/test_backend.py): max is exact in any order, so the last partial vector may overlap the previous one; the
-// sum keeps row_sum's 8 lanes, its pairing tree and its sequential tail; x - m and e / s are elementwise. With the
-// book's 10 classes the compiler left the generic loops mostly scalar (2.7 us for 100 rows; these take ~1 us).
+// The row operations softmax_block runs on: max, y = op(x, s) and sum over a row of c, exp over a block, written
+// once on simd::Vec<T>: AVX2 vectors, or one lane in the generic build. Both builds give the same bits (only the
+// exp differs, by the AVX2 build's FMA: tests/test_backend.py): max is exact in any order, so the last partial
+// vector may overlap the previous one; the sum is the same 8-lane sum in both; x - m and e / s are elementwise.
+// With the book's 10 classes the compiler left the generic loops mostly scalar (2.7 us for 100 rows; the AVX2
+// build takes ~1 us).
 template <class T>
 struct RowOps {
     using W = simd::Vec<T>;
@@ -69,12 +52,16 @@ struct RowOps {
     static constexpr std::size_t L = W::L;
 
     static T max(const T* x, std::size_t c) {
-        if (c < L) return row_max(x, c);
-        V v = W::load(x);
-        std::size_t j = L;
-        for (; j + L <= c; j += L) v = W::max(v, W::load(x + j));
-        if (j < c) v = W::max(v, W::load(x + c - L));
-        return W::hmax(v);
+        if constexpr (L == 1) {
+            return row_max(x, c);  // one lane: row_max's 8 independent lanes, which the compiler vectorises
+        } else {
+            if (c < L) return row_max(x, c);
+            V v = W::load(x);
+            std::size_t j = L;
+            for (; j + L <= c; j += L) v = W::max(v, W::load(x + j));
+            if (j < c) v = W::max(v, W::load(x + c - L));
+            return W::hmax(v);
+        }
     }
     // y[j] = op(x[j], s) for j < c; y may alias x (the overlapping last vector is loaded before any store).
     template <class Op>
@@ -87,47 +74,26 @@ struct RowOps {
         for (std::size_t j = 0; j + L <= c; j += L) W::store(y + j, op(W::load(x + j), vs));
         W::store(y + c - L, op(last, vs));
     }
-    // row_sum's arithmetic: lanes l[k] = sum of x[8q + k] over full groups of 8, the pairing tree
-    // ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)), then the tail added in order. The tree runs in registers
-    // (the compiler spilled the lanes and added them one scalar at a time).
+    // 8 lanes l[k] = sum of x[8q + k] over full groups of 8 (8 / L vectors), the pairing tree
+    // ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)) in registers (W::tree8), then the tail added in order.
+    // 8 independent lanes rather than one running sum: a serial chain costs 3-4 cycles per element.
     static T sum(const T* x, std::size_t c) {
-        if (c < 8) return row_sum(x, c);
-        T s;
-        if constexpr (L == 8) {
-            V a = W::zero();
-            for (std::size_t j = 0; j + 8 <= c; j += 8) a = W::add(a, W::load(x + j));
-            a = _mm256_add_ps(a, _mm256_permute_ps(a, 0xB1));  // lane 0: l0 + l1, lane 4: l4 + l5
-            a = _mm256_add_ps(a, _mm256_permute_ps(a, 0x4E));  // lane 0: (l0 + l1) + (l2 + l3), lane 4 likewise
-            s = _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1)));
+        if constexpr (L == 1) {
+            return row_sum(x, c);  // written on Scalar<T>, GCC vectorised it with other operand orders (NaN signs)
         } else {
-            V a = W::zero(), b = W::zero();
-            for (std::size_t j = 0; j + 8 <= c; j += 8) a = W::add(a, W::load(x + j)), b = W::add(b, W::load(x + j + 4));
-            const __m256d h = _mm256_hadd_pd(a, b);  // l0 + l1, l4 + l5, l2 + l3, l6 + l7
-            const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
-            s = _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+            constexpr int NV = 8 / L;
+            V a[NV];
+            for (int v = 0; v < NV; ++v) a[v] = W::zero();
+            std::size_t j = 0;
+            for (; j + 8 <= c; j += 8)
+                for (int v = 0; v < NV; ++v) a[v] = W::add(a[v], W::load(x + j + v * L));
+            T s = W::tree8(a);
+            for (; j < c; ++j) s += x[j];
+            return s;
         }
-        for (std::size_t j = c / 8 * 8; j < c; ++j) s += x[j];
-        return s;
     }
-    static void exp(T* y, std::size_t n) {
-        const auto id = [](auto v) { return v; };
-        vexp_avx2::exp_map(y, y, n, id, id);
-    }
+    static void exp(T* y, std::size_t n) { exp_map(y, y, n, simd::Identity(), simd::Identity()); }
 };
-#else
-template <class T>
-struct RowOps {
-    static T max(const T* x, std::size_t c) { return row_max(x, c); }
-    template <class Op>
-    static void map(T* y, const T* x, std::size_t c, T s, Op op) {
-        for (std::size_t j = 0; j < c; ++j) y[j] = op(x[j], s);
-    }
-    static T sum(const T* x, std::size_t c) { return row_sum(x, c); }
-    static void exp(T* y, std::size_t n) {
-        for (std::size_t k = 0; k < n; ++k) y[k] = exp_poly(y[k]);
-    }
-};
-#endif
 
 constexpr std::size_t kChunk = 128;  // rows per block: a block of logits stays in L1 across the passes
 
@@ -141,14 +107,14 @@ void softmax_block(T* y, const T* x, std::size_t r, std::size_t c, T* mx, T* sm)
     for (std::size_t i = 0; i < r; ++i) {
         const T m = R::max(x + i * c, c);  // locals, not mx[i] / sm[i]: y may alias them for all the compiler knows
         mx[i] = m;
-        R::map(y + i * c, x + i * c, c, m, Sub());
+        R::map(y + i * c, x + i * c, c, m, simd::Sub());
     }
     R::exp(y, r * c);
     for (std::size_t i = 0; i < r; ++i) {
         T* yi = y + i * c;
         const T s = R::sum(yi, c);
         sm[i] = s;
-        R::map(yi, yi, c, s, Div());
+        R::map(yi, yi, c, s, simd::Div());
     }
 }
 

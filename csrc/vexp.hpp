@@ -41,14 +41,17 @@ inline T fmadd(T a, T b, T c) {
 // integer held in the low mantissa bits; ln 2 split high/low (the high part has few bits, so nf * hi is exact;
 // fdlibm's split for double); poly: e^r's Taylor coefficients from the highest degree down, for Horner's rule.
 template <class T> struct ExpConst;
+// fast: the largest |x| for which the AVX2 exp may skip the clamp and the two-step scaling (vexp_avx2::all_fast).
 template <> struct ExpConst<float> {
     static constexpr float lo = -110.0f, hi = 89.0f, magic = 12582912.0f, log2e = 1.44269504088896341f;
+    static constexpr float fast = 87.0f;
     static constexpr float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
     static constexpr float poly[] = {1.0f / 5040.0f, 1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f,
                                      0.5f, 1.0f, 1.0f};
 };
 template <> struct ExpConst<double> {
     static constexpr double lo = -760.0, hi = 710.0, magic = 6755399441055744.0, log2e = 1.4426950408889634074;
+    static constexpr double fast = 700.0;
     static constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
     static constexpr double poly[] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
                                       1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,      1.0 / 720.0,
@@ -106,4 +109,28 @@ inline double exp_poly(double x) {
     return x != x ? x : res;
 }
 
+// out[i] = f(exp_poly(g(x[i]))) for i < n (g, f elementwise; out may alias x): the generic build's exp_map (loops
+// the compiler vectorises) and the AVX2 exp_map's scalar tail.
+template <class T, class Pre, class Post>
+inline void exp_map_scalar(T* out, const T* x, std::size_t n, Pre g, Post f) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = f(exp_poly(g(x[i])));
+}
+
+}  // namespace pybp
+
+#ifdef PYBP_ISA_IS_avx2
+#include "vexp_avx2.hpp"
+#endif
+
+namespace pybp {
+// out[i] = f(exp_poly(g(x[i]))) for i < n (g, f elementwise functors for T and, in the AVX2 build, its vectors;
+// out may alias x): the interleaved AVX2 loop (vexp_avx2.hpp) in that build, exp_map_scalar in the generic one.
+template <class T, class Pre, class Post>
+inline void exp_map(T* out, const T* x, std::size_t n, Pre g, Post f) {
+#ifdef PYBP_ISA_IS_avx2
+    vexp_avx2::exp_map(out, x, n, g, f);
+#else
+    exp_map_scalar(out, x, n, g, f);
+#endif
+}
 }  // namespace pybp

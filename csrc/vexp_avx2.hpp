@@ -7,7 +7,7 @@
 
 #include <cstddef>
 
-#include "simd_avx2.hpp"
+#include "simd.hpp"
 #include "vexp.hpp"
 
 namespace pybp {
@@ -40,94 +40,62 @@ inline void reduce_poly(const typename simd::Vec<T>::V (&x)[K], typename simd::V
 
 // Any argument: clamped (NaN -> 0, restored at the end), 2^n applied as two exact powers of two so that
 // subnormal results come out right.
-template <int K>
-inline void exp_k(__m256 (&v)[K]) {
-    using E = vexp_detail::ExpConst<float>;
-    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(E::magic)), bias = _mm256_set1_epi32(127);
-    __m256 ord[K], x[K], p[K], t[K];
-    for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_ps(v[k], v[k], _CMP_ORD_Q);  // x == x
-    for (int k = 0; k < K; ++k)
-        x[k] = _mm256_and_ps(_mm256_min_ps(_mm256_max_ps(v[k], _mm256_set1_ps(E::lo)), _mm256_set1_ps(E::hi)), ord[k]);
-    reduce_poly<float>(x, p, t);
+template <class T, int K>
+inline void exp_k(typename simd::Vec<T>::V (&v)[K]) {
+    using W = simd::Vec<T>;
+    using V = typename W::V;
+    using E = vexp_detail::ExpConst<T>;
+    const V magic = W::set1(E::magic);
+    V ord[K], x[K], p[K], t[K];
+    for (int k = 0; k < K; ++k) ord[k] = W::ordered(v[k]);
+    for (int k = 0; k < K; ++k) x[k] = W::bit_and(W::min(W::max(v[k], W::set1(E::lo)), W::set1(E::hi)), ord[k]);
+    reduce_poly<T>(x, p, t);
     for (int k = 0; k < K; ++k) {
-        const __m256i n = _mm256_sub_epi32(_mm256_castps_si256(t[k]), magic);
-        const __m256i n1 = _mm256_srai_epi32(n, 1), n2 = _mm256_sub_epi32(n, n1);
-        const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
-        const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
-        v[k] = _mm256_blendv_ps(v[k], _mm256_mul_ps(_mm256_mul_ps(p[k], s1), s2), ord[k]);  // NaN stays the input
+        typename W::I n1, n2;
+        if constexpr (sizeof(T) == 4) {  // n = round(x / ln 2) sits in t's low bits; n1 = floor(n / 2)
+            const __m256i n = W::isub(W::bits(t[k]), W::bits(magic));
+            n1 = _mm256_srai_epi32(n, 1);
+            n2 = W::isub(n, n1);
+        } else {  // no 64-bit arithmetic shift in AVX2: halve in floating point, as exp_poly does
+            const V nf = W::sub(t[k], magic);
+            const V n1f = W::floor(W::mul(nf, W::set1(0.5)));
+            n1 = W::isub(W::bits(W::add(n1f, magic)), W::bits(magic));
+            n2 = W::isub(W::bits(W::add(W::sub(nf, n1f), magic)), W::bits(magic));
+        }
+        const V r = W::mul(W::mul(p[k], W::pow2(n1)), W::pow2(n2));
+        v[k] = W::select(ord[k], r, v[k]);  // NaN stays the input
     }
 }
 
-template <int K>
-inline void exp_k(__m256d (&v)[K]) {
-    using E = vexp_detail::ExpConst<double>;
-    const __m256d magic = _mm256_set1_pd(E::magic);
-    const __m256i mb = _mm256_castpd_si256(magic), bias = _mm256_set1_epi64x(1023);
-    __m256d ord[K], x[K], p[K], t[K];
-    for (int k = 0; k < K; ++k) ord[k] = _mm256_cmp_pd(v[k], v[k], _CMP_ORD_Q);
-    for (int k = 0; k < K; ++k)
-        x[k] = _mm256_and_pd(_mm256_min_pd(_mm256_max_pd(v[k], _mm256_set1_pd(E::lo)), _mm256_set1_pd(E::hi)), ord[k]);
-    reduce_poly<double>(x, p, t);
-    for (int k = 0; k < K; ++k) {
-        const __m256d nf = _mm256_sub_pd(t[k], magic);
-        const __m256d n1f = _mm256_floor_pd(_mm256_mul_pd(nf, _mm256_set1_pd(0.5)));
-        const __m256d n2f = _mm256_sub_pd(nf, n1f);
-        const __m256i n1 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(n1f, magic)), mb);
-        const __m256i n2 = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(n2f, magic)), mb);
-        const __m256d s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n1, bias), 52));
-        const __m256d s2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n2, bias), 52));
-        v[k] = _mm256_blendv_pd(v[k], _mm256_mul_pd(_mm256_mul_pd(p[k], s1), s2), ord[k]);
-    }
+// Fast path for K vectors whose lanes all satisfy |x| <= ExpConst::fast (87 for float, 700 for double), no NaN:
+// no clamping is needed, 2^n is a normal number and no lane needs the NaN fix, so exp_k's clamp, ordered mask,
+// two-step scaling and blend drop out (8 of ~33 operations per vector). Results are bit-identical to exp_k: the
+// clamp is the identity here, and p * 2^n rounds once like (p * 2^n1) * 2^n2 (the first product is exact).
+template <class T, int K>
+inline bool all_fast(const typename simd::Vec<T>::V (&v)[K]) {
+    using W = simd::Vec<T>;
+    const typename W::V lim = W::set1(vexp_detail::ExpConst<T>::fast);
+    typename W::V bad = W::not_le(W::abs(v[0]), lim);  // unordered (NaN) counts as bad
+    for (int i = 1; i < K; ++i) bad = W::bit_or(bad, W::not_le(W::abs(v[i]), lim));
+    return W::none(bad);
 }
 
-// Fast path for K vectors whose lanes all satisfy |x| <= 87 (float) or 700 (double), no NaN: no clamping is
-// needed, 2^n is a normal number and no lane needs the NaN fix, so exp_k's clamp, ordered mask, two-step scaling
-// and blend drop out (8 of ~33 operations per vector). Results are bit-identical to exp_k: the clamp is the
-// identity here, and p * 2^n rounds once like (p * 2^n1) * 2^n2 (the first product is exact).
-inline bool all_fast(const __m256* v, int k) {
-    const __m256 lim = _mm256_set1_ps(87.0f), mag = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    __m256 bad = _mm256_cmp_ps(_mm256_and_ps(v[0], mag), lim, _CMP_NLE_UQ);  // unordered (NaN) counts as bad
-    for (int i = 1; i < k; ++i) bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(v[i], mag), lim, _CMP_NLE_UQ));
-    return _mm256_testz_ps(bad, bad);
-}
-inline bool all_fast(const __m256d* v, int k) {
-    const __m256d lim = _mm256_set1_pd(700.0), mag = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
-    __m256d bad = _mm256_cmp_pd(_mm256_and_pd(v[0], mag), lim, _CMP_NLE_UQ);
-    for (int i = 1; i < k; ++i) bad = _mm256_or_pd(bad, _mm256_cmp_pd(_mm256_and_pd(v[i], mag), lim, _CMP_NLE_UQ));
-    return _mm256_testz_pd(bad, bad);
-}
-
-template <int K>
-inline void exp_k_fast(__m256 (&v)[K]) {
-    const __m256i magic = _mm256_castps_si256(_mm256_set1_ps(vexp_detail::ExpConst<float>::magic));
-    const __m256i bias = _mm256_set1_epi32(127);
-    __m256 p[K], t[K];
-    reduce_poly<float>(v, p, t);
-    for (int k = 0; k < K; ++k) {
-        const __m256i n = _mm256_sub_epi32(_mm256_castps_si256(t[k]), magic);
-        v[k] = _mm256_mul_ps(p[k], _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, bias), 23)));
-    }
-}
-
-template <int K>
-inline void exp_k_fast(__m256d (&v)[K]) {
-    const __m256i magic = _mm256_castpd_si256(_mm256_set1_pd(vexp_detail::ExpConst<double>::magic));
-    const __m256i bias = _mm256_set1_epi64x(1023);
-    __m256d p[K], t[K];
-    reduce_poly<double>(v, p, t);
-    for (int k = 0; k < K; ++k) {
-        const __m256i n = _mm256_sub_epi64(_mm256_castpd_si256(t[k]), magic);
-        v[k] = _mm256_mul_pd(p[k], _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n, bias), 52)));
-    }
+template <class T, int K>
+inline void exp_k_fast(typename simd::Vec<T>::V (&v)[K]) {
+    using W = simd::Vec<T>;
+    const typename W::I magic = W::bits(W::set1(vexp_detail::ExpConst<T>::magic));
+    typename W::V p[K], t[K];
+    reduce_poly<T>(v, p, t);
+    for (int k = 0; k < K; ++k) v[k] = W::mul(p[k], W::pow2(W::isub(W::bits(t[k]), magic)));
 }
 
 // exp_k or, when every lane allows it, exp_k_fast.
-template <class V, int K>
-inline void exp_k_any(V (&v)[K]) {
-    if (all_fast(v, K))
-        exp_k_fast(v);
+template <class T, int K>
+inline void exp_k_any(typename simd::Vec<T>::V (&v)[K]) {
+    if (all_fast<T>(v))
+        exp_k_fast<T>(v);
     else
-        exp_k(v);
+        exp_k<T>(v);
 }
 
 // out[i] = f(exp_poly(g(x[i]))) for i < n, where g and f are elementwise (vector and scalar overloads); K vectors
@@ -142,15 +110,15 @@ inline void exp_map(T* out, const T* x, std::size_t n, Pre g, Post f) {
     for (; i + K * L <= n; i += K * L) {
         V v[K];
         for (int k = 0; k < K; ++k) v[k] = g(W::load(x + i + k * L));
-        exp_k_any(v);
+        exp_k_any<T>(v);
         for (int k = 0; k < K; ++k) W::store(out + i + k * L, f(v[k]));
     }
     for (; i + L <= n; i += L) {
         V v[1] = {g(W::load(x + i))};
-        exp_k_any(v);
+        exp_k_any<T>(v);
         W::store(out + i, f(v[0]));
     }
-    for (; i < n; ++i) out[i] = f(exp_poly(g(x[i])));
+    exp_map_scalar(out + i, x + i, n - i, g, f);
 }
 
 }  // namespace vexp_avx2

@@ -1,6 +1,6 @@
 """Argument validation shared by the NumPy and Numba backends.
 
-The C++ bindings (csrc/bindings.cpp) apply the same rules with the same exception types and messages, so a
+The C++ bindings (csrc/bind_common.hpp) apply the same rules with the same exception types and messages, so a
 caller sees one behaviour whatever the backend (tests/test_bad_input.py compares them).
 """
 from __future__ import annotations

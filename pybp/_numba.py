@@ -46,25 +46,51 @@ def _relu_bwd(dx, dout, mask):
 # The integer steps work on int views of float scratch arrays (Numba has no scalar bit cast).
 _f4, _i4, _i8 = np.float32, np.int32, np.int64
 
+# The exp constants, one table: csrc/vexp.hpp's ExpConst<T> (tests/test_elementwise.py checks them against the
+# compiled values, pybp._core._exp_constants). Clamp range [lo, hi]; magic = 1.5 * 2^(mantissa bits) rounds to an
+# integer in the low bits; ln 2 split high/low (Cody-Waite); poly: e^r's Taylor coefficients, highest degree first.
+EXP_CONST = {
+    "float32": dict(lo=-110.0, hi=89.0, magic=12582912.0, log2e=1.44269504088896341, ln2_hi=0.693359375,
+                    ln2_lo=-2.12194440e-4,
+                    poly=(1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0)),
+    "float64": dict(lo=-760.0, hi=710.0, magic=6755399441055744.0, log2e=1.4426950408889634074,
+                    ln2_hi=6.93147180369123816490e-01, ln2_lo=1.90821492927058770002e-10,
+                    poly=(1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                          1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+                          1.0 / 6.0, 0.5, 1.0, 1.0)),
+}
+# As typed constants for the compiled loops (Numba freezes globals at compile time).
+_E4 = {k: (tuple(_f4(c) for c in v) if k == "poly" else _f4(v)) for k, v in EXP_CONST["float32"].items()}
+_E8 = {k: (tuple(float(c) for c in v) if k == "poly" else float(v)) for k, v in EXP_CONST["float64"].items()}
+_LO4, _HI4, _MAGIC4, _LOG2E4, _LN2HI4, _LN2LO4, _P4 = (_E4[k] for k in ("lo", "hi", "magic", "log2e", "ln2_hi",
+                                                                         "ln2_lo", "poly"))
+_LO8, _HI8, _MAGIC8, _LOG2E8, _LN2HI8, _LN2LO8, _P8 = (_E8[k] for k in ("lo", "hi", "magic", "log2e", "ln2_hi",
+                                                                         "ln2_lo", "poly"))
+_MAGIC4_BITS = _i4(_MAGIC4.view(np.int32))
+_MAGIC8_BITS = _i8(np.float64(_MAGIC8).view(np.int64))
+
+
+@_jit
+def _exp_reduce(xc, log2e, magic, ln2_hi, ln2_lo, poly):
+    """(e^r, t) for a clamped argument xc: t = xc / ln 2 + magic rounds n = round(xc / ln 2) into t's low bits,
+    r = xc - n ln 2 (Cody-Waite), e^r by Horner's rule. Typed by its arguments: float32 or float64."""
+    t = xc * log2e + magic
+    nf = t - magic
+    r = xc - nf * ln2_hi
+    r = r - nf * ln2_lo
+    p = poly[0]
+    for c in poly[1:]:
+        p = p * r + c
+    return p, t
+
 
 @_jit
 def _negexp_poly32(p_out, t_out, x):
     """p_out = e^r polynomial and t_out = magic-rounded exponent of -x (NaN passes through p_out)."""
     for i in range(x.size):
         v = -x[i]
-        xc = min(max(v, _f4(-110.0)), _f4(89.0)) if v == v else _f4(0.0)
-        t = xc * _f4(1.44269504088896341) + _f4(12582912.0)  # 1.5 * 2^23: rounds to an integer in the low bits
-        nf = t - _f4(12582912.0)
-        r = xc - nf * _f4(0.693359375)
-        r = r - nf * _f4(-2.12194440e-4)
-        p = _f4(1.0 / 5040.0)
-        p = p * r + _f4(1.0 / 720.0)
-        p = p * r + _f4(1.0 / 120.0)
-        p = p * r + _f4(1.0 / 24.0)
-        p = p * r + _f4(1.0 / 6.0)
-        p = p * r + _f4(0.5)
-        p = p * r + _f4(1.0)
-        p = p * r + _f4(1.0)
+        xc = min(max(v, _LO4), _HI4) if v == v else _f4(0.0)
+        p, t = _exp_reduce(xc, _LOG2E4, _MAGIC4, _LN2HI4, _LN2LO4, _P4)
         p_out[i] = p if v == v else v
         t_out[i] = t
 
@@ -73,7 +99,7 @@ def _negexp_poly32(p_out, t_out, x):
 def _scales32(tb, s2):
     """tb: bits of t in, bits of 2^n1 out; s2: bits of 2^n2 (n1 + n2 = n, both in the normal range)."""
     for i in range(tb.size):
-        n = tb[i] - _i4(0x4B400000)
+        n = tb[i] - _MAGIC4_BITS
         n1 = n >> _i4(1)
         tb[i] = (n1 + _i4(127)) << _i4(23)
         s2[i] = (n - n1 + _i4(127)) << _i4(23)
@@ -83,35 +109,19 @@ def _scales32(tb, s2):
 def _negexp_poly64(p_out, t1, t2, x):
     for i in range(x.size):
         v = -x[i]
-        xc = min(max(v, -760.0), 710.0) if v == v else 0.0
-        t = xc * 1.4426950408889634074 + 6755399441055744.0  # 1.5 * 2^52
-        nf = t - 6755399441055744.0
-        r = xc - nf * 6.93147180369123816490e-01
-        r = r - nf * 1.90821492927058770002e-10
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
+        xc = min(max(v, _LO8), _HI8) if v == v else 0.0
+        p, t = _exp_reduce(xc, _LOG2E8, _MAGIC8, _LN2HI8, _LN2LO8, _P8)
         p_out[i] = p if v == v else v
+        nf = t - _MAGIC8
         n1f = np.floor(nf * 0.5)  # halve n in floating point, as vexp.hpp does
-        t1[i] = n1f + 6755399441055744.0
-        t2[i] = (nf - n1f) + 6755399441055744.0
+        t1[i] = n1f + _MAGIC8
+        t2[i] = (nf - n1f) + _MAGIC8
 
 
 @_jit
 def _scales64(tb):
     for i in range(tb.size):
-        tb[i] = (tb[i] - _i8(0x4338000000000000) + _i8(1023)) << _i8(52)
+        tb[i] = (tb[i] - _MAGIC8_BITS + _i8(1023)) << _i8(52)
 
 
 # `one` arrives typed like the arrays: a float literal 1.0 would promote float32 loops to float64 (slower, and

@@ -30,9 +30,55 @@ def backend(request):
 
 
 @pytest.fixture
-def ref():
-    """The NumPy reference kernels (the oracle)."""
+def ref(request):
+    """The NumPy reference kernels (the oracle). With the numpy backend, whose kernels are these, a test comparing
+    the backend with the oracle is skipped: comparing _ref with itself cannot fail."""
+    if "backend" in request.fixturenames and request.getfixturevalue("backend") is _ref:
+        pytest.skip("the numpy backend is the reference: comparing it with itself cannot fail")
     return _ref
+
+
+def _optimised_isa_paths():
+    """The ISA paths of pybp._core other than generic that this build has (avx2 on x86-64; none elsewhere)."""
+    try:
+        from pybp import _core
+    except ImportError:
+        return []
+    return [p for p in _core.build_info["isa_paths"] if p != "generic"]
+
+
+class IsaPaths:
+    """Runs a call on the generic path and on one optimised path of pybp._core (the one ISA check of the suite)."""
+
+    def __init__(self, core, name):
+        self.core, self.name = core, name
+
+    def run(self, f):
+        """(f() on the generic path, f() on self.name), each checked to be the active path; restores the path."""
+        prev = self.core.active_isa()
+        out = []
+        try:
+            for path in ("generic", self.name):
+                self.core.set_isa(path)
+                assert self.core.active_isa() == path
+                out.append(f())
+        finally:
+            self.core.set_isa(prev)
+        return tuple(out)
+
+
+@pytest.fixture(params=_optimised_isa_paths())
+def isa(request):
+    """Each optimised ISA path the build has, to compare with the generic path (IsaPaths.run). A built path this
+    CPU cannot run fails the test: the development and CI machines have AVX2, so a skip would hide a lost path."""
+    from pybp import _core
+    prev = _core.active_isa()
+    try:
+        _core.set_isa(request.param)
+    except ValueError as e:
+        pytest.fail(f"pybp._core has the {request.param} path but this CPU cannot run it: {e}")
+    _core.set_isa(prev)
+    return IsaPaths(_core, request.param)
 
 
 @pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
@@ -43,6 +89,13 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def pytest_collection_modifyitems(items):
+    # Real MNIST (parsing, training, the CLI on it) takes seconds per test: `pytest -m "not slow"` leaves it out.
+    for item in items:
+        if "mnist_cache" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

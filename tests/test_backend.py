@@ -146,7 +146,7 @@ def _ulps(got, want):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_isa_paths_can_be_selected_and_agree(rng, dtype):
+def test_isa_paths_can_be_selected_and_agree(rng, dtype, isa):
     # ReLU is exact on every path. The exp-based kernels agree within 4 ulp (each within 2 of the exact value,
     # checked against float64 elsewhere): the AVX2 exp fuses its multiply-adds (FMA), the generic one rounds
     # products and sums apart (CPUs without AVX2 lack FMA); 1-3 ulp apart in ~5% of elements. Special values
@@ -156,23 +156,11 @@ def test_isa_paths_can_be_selected_and_agree(rng, dtype):
     special = [np.nan, np.inf, -np.inf, 0.0, -0.0, 88.0, -88.0, 104.0, -104.0, 750.0, -745.0, 1e-30,
                86.99, -86.99, 87.0, -87.0, 87.01, -87.01, -87.4, 699.9, -699.9, 700.0, -700.0, 700.1, -700.1]
     x = np.concatenate([rng.standard_normal(1025) * 30, special]).astype(dtype)
-    best = _core.active_isa()
-    results = {}
-    try:
-        for isa in _core.build_info["isa_paths"]:
-            if isa == "avx2" and _core.detect_isa() != "avx2":
-                continue
-            _core.set_isa(isa)
-            assert _core.active_isa() == isa
-            results[isa] = (_core.relu_forward(x)[0], _core.sigmoid_forward(x), _core.softmax(x.reshape(-1, 5)),
-                            _core.softmax(x.reshape(-1, 35)))
-    finally:
-        _core.set_isa(best)
-    assert "generic" in results
-    for isa, r in results.items():
-        np.testing.assert_array_equal(r[0], results["generic"][0], err_msg=f"{isa} relu")
-        for got, want, what in zip(r[1:], results["generic"][1:], ("sigmoid", "softmax c=5", "softmax c=35")):
-            assert _ulps(got.ravel(), want.ravel()).max() <= 4, f"{isa} {what}"
+    generic, fast = isa.run(lambda: (_core.relu_forward(x)[0], _core.sigmoid_forward(x),
+                                     _core.softmax(x.reshape(-1, 5)), _core.softmax(x.reshape(-1, 35))))
+    np.testing.assert_array_equal(fast[0], generic[0], err_msg=f"{isa.name} relu")
+    for got, want, what in zip(fast[1:], generic[1:], ("sigmoid", "softmax c=5", "softmax c=35")):
+        assert _ulps(got.ravel(), want.ravel()).max() <= 4, f"{isa.name} {what}"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

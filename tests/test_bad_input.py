@@ -262,11 +262,6 @@ def test_bad_input_raises(backend, case):
         getattr(backend, kernel)(**kw)
 
 
-def test_bad_input_matrix_size():
-    """The matrix is large on purpose; this documents its size (reported in the closing note)."""
-    assert len(CASES) >= 300
-
-
 def _result(backend, kernel, kw):
     """Call and return every array the kernel writes or returns (copied), for comparisons."""
     r = getattr(backend, kernel)(**kw)
@@ -299,6 +294,7 @@ def test_noncontiguous_inputs_give_the_contiguous_result(backend, kernel, layout
         kw[n] = a
     got = _result(backend, kernel, kw)
     assert len(got) == len(want)
+    # float64; a strided operand may take another GEMM path (packed instead of read in place): other sum orders
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
 

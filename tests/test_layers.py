@@ -34,7 +34,7 @@ def test_relu_layer(backend, rng):
 def test_sigmoid_layer(backend, rng):
     layer = pybp.Sigmoid()
     x = rng.standard_normal((5, 4))
-    np.testing.assert_allclose(layer.forward(x), F.sigmoid(x), rtol=1e-14)
+    np.testing.assert_allclose(layer.forward(x), F.sigmoid(x), rtol=1e-14)  # kernel exp vs numpy.exp: a few ulp
     assert layer.out is not None
     _check_backward(lambda z: pybp.Sigmoid().forward(z), layer.backward, x, rng.standard_normal(x.shape))
 
@@ -46,6 +46,7 @@ def test_affine_layer(backend, rng, xshape):
     layer = pybp.Affine(W, b)
     x = rng.standard_normal(xshape)
     out = layer.forward(x)
+    # float64; the kernel's GEMM sums in another order than NumPy's BLAS: ~d ulp at most, 1e-12 is ~4500 ulp
     np.testing.assert_allclose(out, x.reshape(xshape[0], -1) @ W + b, rtol=1e-12)
     assert layer.W is W and layer.b is b and layer.original_x_shape == xshape
     dout = rng.standard_normal(out.shape)
@@ -57,7 +58,7 @@ def test_affine_layer(backend, rng, xshape):
                                rtol=GRAD_RTOL, atol=GRAD_ATOL)
     layer.forward(x)
     layer.backward(dout)
-    np.testing.assert_allclose(layer.db, dout.sum(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(layer.db, dout.sum(axis=0), rtol=1e-13)  # in-order vs NumPy's pairwise sum
 
 
 @pytest.mark.parametrize("labels", ["index", "onehot"])
@@ -71,7 +72,7 @@ def test_softmax_with_loss(backend, rng, labels):
     # exact log-softmax loss; the book's function adds 1e-7 in the log, a difference below 1e-6 here
     assert loss == pytest.approx(-np.mean(np.log(y[np.arange(6), t])), rel=1e-12)
     assert loss == pytest.approx(F.cross_entropy_error(y, tt), abs=1e-6)
-    np.testing.assert_allclose(layer.y, y, rtol=1e-12)
+    np.testing.assert_allclose(layer.y, y, rtol=1e-12)  # the kernels' exp vs numpy.exp, a few ulp, and the sum
     assert layer.t is tt and layer.loss == loss
     dx = layer.backward()
     num = numerical_gradient(lambda _x: pybp.SoftmaxWithLoss().forward(x, tt), x)
@@ -102,6 +103,7 @@ def test_batchnorm_forward_and_backward(rng, shape):
     dout = rng.standard_normal(shape)
     dx = bn.backward(dout)
     num = numerical_gradient(lambda _x: float(np.sum(pybp.BatchNormalization(gamma, beta).forward(x) * dout)), x)
+    # looser than GRAD_RTOL: the batch mean and variance make the loss less smooth in x (h = 1e-4 truncation)
     np.testing.assert_allclose(dx, num, rtol=1e-5, atol=1e-7)
     num_g = numerical_gradient(lambda _g: float(np.sum(pybp.BatchNormalization(gamma, beta).forward(x) * dout)),
                                gamma)
