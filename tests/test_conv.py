@@ -138,3 +138,19 @@ def test_conv_large_image_in_column_blocks(backend, ref, rng, fn, stride):
     for got, want in zip(backend.conv_backward_weights(dout, x, 3, 3, stride=stride, pad=1),
                          ref.conv_backward_weights(dout, x, 3, 3, stride=stride, pad=1)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-10)
+
+
+def test_both_isa_paths_match_direct_loops(isa, rng):
+    """The generic build of conv.cpp/pool.cpp (CPUs without AVX2) and the AVX2 build, each vs the loops."""
+    from pybp import _cpp
+    g = (2, 3, 7, 6, 4, 3, 3, 2, 1)
+    x, wt, b = _data(rng, np.float64, g)
+    dout = rng.standard_normal((2, 4, 4, 3))
+
+    def run():
+        return (_cpp.conv_forward(x, wt, b, 2, 1), _cpp.conv_backward_data(dout, wt, 7, 6, 2, 1),
+                *_cpp.conv_backward_weights(dout, x, 3, 3, 2, 1), *_cpp.maxpool_forward(x, 3, 2, 2, 1))
+    want = (L.conv_forward(x, wt, b, 2, 1), *L.conv_backward(dout, x, wt, 2, 1), *L.maxpool_forward(x, 3, 2, 2, 1))
+    for got in isa.run(run):
+        for a, e in zip(got, want):
+            np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
