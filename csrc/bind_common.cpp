@@ -18,7 +18,7 @@ std::string shape_str(const py::array& a) {
 
 std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cast<std::string>(); }
 
-static std::string type_name(const py::handle& obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
+std::string type_name(const py::handle& obj) { return py::str(py::type::handle_of(obj).attr("__name__")); }
 
 void raise_type(const std::string& msg) { throw py::type_error(msg); }
 void raise_value(const std::string& msg) { throw py::value_error(msg); }

@@ -25,6 +25,8 @@ enum class Dt { f32, f64 };
 
 std::string shape_str(const py::array& a);
 std::string dtype_str(const py::array& a);
+// The Python type name of obj (for "must be a numpy.ndarray, got list").
+std::string type_name(const py::handle& obj);
 
 [[noreturn]] void raise_type(const std::string& msg);
 [[noreturn]] void raise_value(const std::string& msg);

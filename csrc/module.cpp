@@ -8,6 +8,7 @@ void init_elementwise(pybind11::module_& m);
 void init_gemm(pybind11::module_& m);
 void init_softmax_xent(pybind11::module_& m);
 void init_optim(pybind11::module_& m);
+void init_conv(pybind11::module_& m);
 }  // namespace bind
 }  // namespace pybp
 
@@ -18,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
     pybp::bind::init_gemm(m);
     pybp::bind::init_softmax_xent(m);
     pybp::bind::init_optim(m);
+    pybp::bind::init_conv(m);
 }

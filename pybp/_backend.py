@@ -31,6 +31,7 @@ KERNELS = (
     "relu_forward", "relu_backward", "sigmoid_forward", "sigmoid_backward",
     "softmax", "softmax_cross_entropy",
     "sgd_update", "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update", "adam_update",
+    "conv_forward", "conv_backward_data", "conv_backward_weights", "maxpool_forward", "maxpool_backward",
 )
 
 

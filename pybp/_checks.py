@@ -280,3 +280,108 @@ def update_args(fn, param, grad, *state):
     for i, (an, a) in enumerate(arrays):
         for bn, b in arrays[i + 1:]:
             no_overlap(fn, an, a, bn, b)
+
+
+# ---- convolution and pooling (NCHW) ------------------------------------------------------------------------------
+
+
+def int_param(fn, name, v, minimum):
+    """An integer argument (Python or NumPy int, not bool) >= minimum; returns it as int."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{fn}: {name} must be an int, got {type(v).__name__}")
+    v = int(v)
+    if v < minimum:
+        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {v}")
+    return v
+
+
+def window_out(fn, in_h, in_w, fh, fw, stride, pad, what="filter"):
+    """Output (OH, OW) of a window of (fh, fw) sliding with stride over the (in_h, in_w) input padded by pad;
+    ValueError when it does not fit."""
+    if fh < 1 or fw < 1 or in_h + 2 * pad < fh or in_w + 2 * pad < fw:
+        raise ValueError(f"{fn}: {what} {(fh, fw)} does not fit input {(in_h, in_w)} with pad {pad}")
+    return (in_h + 2 * pad - fh) // stride + 1, (in_w + 2 * pad - fw) // stride + 1
+
+
+def _stride_pad(fn, stride, pad):
+    return int_param(fn, "stride", stride, 1), int_param(fn, "pad", pad, 0)
+
+
+def _floats(fn, *named):
+    for name, a in named:
+        float_array(fn, name, a)
+        ndim(fn, name, a, 4 if name != "b" else 1)
+    (n0, a0), rest = named[0], named[1:]
+    for name, a in rest:
+        same_dtype(fn, n0, a0, name, a)
+
+
+def conv_forward_args(fn, x, w, b, stride, pad, out):
+    """Validates conv_forward's arguments; returns (stride, pad, out) with out allocated when None."""
+    _floats(fn, ("x", x), ("w", w), ("b", b))
+    stride, pad = _stride_pad(fn, stride, pad)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"{fn}: channel mismatch: x {shape_str(x)} and w {shape_str(w)}")
+    if b.shape[0] != w.shape[0]:
+        raise ValueError(f"{fn}: shape mismatch: w {shape_str(w)} and b {shape_str(b)}")
+    oh, ow = window_out(fn, x.shape[2], x.shape[3], w.shape[2], w.shape[3], stride, pad)
+    out = output(fn, out, (x.shape[0], w.shape[0], oh, ow), x.dtype, disjoint=(("x", x), ("w", w), ("b", b)))
+    return stride, pad, out
+
+
+def conv_backward_data_args(fn, dout, w, in_h, in_w, stride, pad, out):
+    """Validates conv_backward_data's arguments; returns (in_h, in_w, stride, pad, out)."""
+    _floats(fn, ("dout", dout), ("w", w))
+    in_h, in_w = int_param(fn, "in_h", in_h, 0), int_param(fn, "in_w", in_w, 0)
+    stride, pad = _stride_pad(fn, stride, pad)
+    if dout.shape[1] != w.shape[0]:
+        raise ValueError(f"{fn}: channel mismatch: dout {shape_str(dout)} and w {shape_str(w)}")
+    oh, ow = window_out(fn, in_h, in_w, w.shape[2], w.shape[3], stride, pad)
+    if dout.shape[2:] != (oh, ow):
+        raise ValueError(f"{fn}: shape mismatch: dout {shape_str(dout)}, expected {(dout.shape[0], w.shape[0], oh, ow)}"
+                         f" for input {(in_h, in_w)}")
+    out = output(fn, out, (dout.shape[0], w.shape[1], in_h, in_w), dout.dtype,
+                 disjoint=(("dout", dout), ("w", w)))
+    return in_h, in_w, stride, pad, out
+
+
+def conv_backward_weights_args(fn, dout, x, filter_h, filter_w, stride, pad, dw, db):
+    """Validates conv_backward_weights's arguments; returns (filter_h, filter_w, stride, pad, dw, db)."""
+    _floats(fn, ("dout", dout), ("x", x))
+    filter_h, filter_w = int_param(fn, "filter_h", filter_h, 1), int_param(fn, "filter_w", filter_w, 1)
+    stride, pad = _stride_pad(fn, stride, pad)
+    oh, ow = window_out(fn, x.shape[2], x.shape[3], filter_h, filter_w, stride, pad)
+    if dout.shape[0] != x.shape[0] or dout.shape[2:] != (oh, ow):
+        raise ValueError(f"{fn}: shape mismatch: dout {shape_str(dout)}, expected {(x.shape[0], dout.shape[1], oh, ow)}"
+                         f" for x {shape_str(x)}")
+    dw = output(fn, dw, (dout.shape[1], x.shape[1], filter_h, filter_w), x.dtype, name="dw",
+                disjoint=(("dout", dout), ("x", x)))
+    db = output(fn, db, (dout.shape[1],), x.dtype, name="db", disjoint=(("dout", dout), ("x", x), ("dw", dw)))
+    return filter_h, filter_w, stride, pad, dw, db
+
+
+def maxpool_forward_args(fn, x, pool_h, pool_w, stride, pad, out):
+    """Validates maxpool_forward's arguments; returns (pool_h, pool_w, stride, pad, out)."""
+    _floats(fn, ("x", x))
+    pool_h, pool_w = int_param(fn, "pool_h", pool_h, 1), int_param(fn, "pool_w", pool_w, 1)
+    stride, pad = _stride_pad(fn, stride, pad)
+    oh, ow = window_out(fn, x.shape[2], x.shape[3], pool_h, pool_w, stride, pad, what="pool window")
+    out = output(fn, out, x.shape[:2] + (oh, ow), x.dtype, disjoint=(("x", x),))
+    return pool_h, pool_w, stride, pad, out
+
+
+def maxpool_backward_args(fn, dout, argmax, in_h, in_w, out):
+    """Validates maxpool_backward's arguments (argmax values included); returns (in_h, in_w, out)."""
+    _floats(fn, ("dout", dout))
+    ndarray(fn, "argmax", argmax)
+    if argmax.dtype != np.int32:
+        raise TypeError(f"{fn}: argmax must have dtype int32, got {argmax.dtype}")
+    same_shape(fn, "dout", dout, "argmax", argmax)
+    in_h, in_w = int_param(fn, "in_h", in_h, 0), int_param(fn, "in_w", in_w, 0)
+    if argmax.size:
+        lo, hi = int(argmax.min()), int(argmax.max())
+        if lo < -1 or hi >= in_h * in_w:
+            bad = lo if lo < -1 else hi
+            raise ValueError(f"{fn}: argmax contains index {bad} out of range [-1, {in_h * in_w})")
+    out = output(fn, out, dout.shape[:2] + (in_h, in_w), dout.dtype, disjoint=(("dout", dout), ("argmax", argmax)))
+    return in_h, in_w, out

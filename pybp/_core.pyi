@@ -60,3 +60,19 @@ def rmsprop_update(param: _F, grad: _F, h: _F, lr: float, decay_rate: float, eps
 def adam_update(
     param: _F, grad: _F, m: _F, v: _F, lr_t: float, beta1: float, beta2: float, eps: float
 ) -> None: ...
+
+# convolution and max pooling, NCHW (bind_conv.cpp)
+def conv_forward(x: _F, w: _F, b: _F, stride: int = 1, pad: int = 0, out: _F | None = None) -> _F: ...
+def conv_backward_data(
+    dout: _F, w: _F, in_h: int, in_w: int, stride: int = 1, pad: int = 0, out: _F | None = None
+) -> _F: ...
+def conv_backward_weights(
+    dout: _F, x: _F, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0, dw: _F | None = None,
+    db: _F | None = None
+) -> tuple[_F, _F]: ...
+def maxpool_forward(
+    x: _F, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0, out: _F | None = None
+) -> tuple[_F, npt.NDArray[np.int32]]: ...
+def maxpool_backward(
+    dout: _F, argmax: npt.NDArray[np.int32], in_h: int, in_w: int, out: _F | None = None
+) -> _F: ...

@@ -413,3 +413,141 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps):
     lr_t, beta1, beta2, eps = C.reals("adam_update", lr_t=lr_t, beta1=beta1, beta2=beta2, eps=eps)
     g, T = _update_args("adam_update", param, grad, ("m", m), ("v", v))
     _adam(param.reshape(-1), m.reshape(-1), v.reshape(-1), g, T(lr_t), T(1 - beta1), T(1 - beta2), T(eps))
+
+
+# ---- convolution and max pooling (NCHW) --------------------------------------------------------------------------
+# im2col / col2im loops compiled by Numba, the products by NumPy's matmul (BLAS): col holds the whole batch as
+# (N, K, P), K = C*FH*FW filter taps, P = OH*OW positions, so out (N, FN, P) = w (FN, K) @ col lands in NCHW order.
+
+
+@_jit
+def _tap_index(fh, fw, stride, pad, h, w, oh, ow):
+    """(FH*FW, P) int64: the plane index r*w + q that filter tap (i, j) reads for output position p, -1 in the
+    padding. im2col and its adjoint both go through it."""
+    idx = np.empty((fh * fw, oh * ow), dtype=np.int64)
+    for i in range(fh):
+        for j in range(fw):
+            for y in range(oh):
+                r = y * stride + i - pad
+                for z in range(ow):
+                    q = z * stride + j - pad
+                    idx[i * fw + j, y * ow + z] = r * w + q if 0 <= r < h and 0 <= q < w else -1
+    return idx
+
+
+@_jit
+def _im2col(col, x, idx):
+    """col (N, C*T, P) = x (N, C, H*W) read through idx (T, P); padding reads as 0."""
+    n, c = x.shape[:2]
+    t, p = idx.shape
+    for a in range(n):
+        for ch in range(c):
+            for k in range(t):
+                for m in range(p):
+                    v = idx[k, m]
+                    col[a, ch * t + k, m] = x[a, ch, v] if v >= 0 else 0
+
+
+@_jit
+def _col2im(dx, dcol, idx):
+    """The adjoint of _im2col: dx (N, C, H*W) = 0, then dx[..., idx] += dcol; padding dropped."""
+    n, c = dx.shape[:2]
+    t, p = idx.shape
+    dx[...] = 0
+    for a in range(n):
+        for ch in range(c):
+            for k in range(t):
+                for m in range(p):
+                    v = idx[k, m]
+                    if v >= 0:
+                        dx[a, ch, v] += dcol[a, ch * t + k, m]
+
+
+def _cols(x, fh, fw, stride, pad, oh, ow):
+    n, c, h, w = x.shape
+    col = np.empty((n, c * fh * fw, oh * ow), dtype=x.dtype)
+    _im2col(col, _c(x).reshape(n, c, h * w), _tap_index(fh, fw, stride, pad, h, w, oh, ow))
+    return col
+
+
+def conv_forward(x, w, b, stride=1, pad=0, out=None):
+    stride, pad, out = C.conv_forward_args("conv_forward", x, w, b, stride, pad, out)
+    n, fn, oh, ow = out.shape
+    col = _cols(x, w.shape[2], w.shape[3], stride, pad, oh, ow)
+    out3 = out.reshape(n, fn, oh * ow)
+    np.matmul(w.reshape(fn, -1), col, out=out3)
+    out3 += b[:, None]
+    return out
+
+
+def conv_backward_data(dout, w, in_h, in_w, stride=1, pad=0, out=None):
+    in_h, in_w, stride, pad, out = C.conv_backward_data_args("conv_backward_data", dout, w, in_h, in_w, stride,
+                                                             pad, out)
+    n, fn, oh, ow = dout.shape
+    dcol = np.matmul(w.reshape(fn, -1).T, dout.reshape(n, fn, oh * ow))
+    idx = _tap_index(w.shape[2], w.shape[3], stride, pad, in_h, in_w, oh, ow)
+    _col2im(out.reshape(n, out.shape[1], in_h * in_w), dcol, idx)
+    return out
+
+
+def conv_backward_weights(dout, x, filter_h, filter_w, stride=1, pad=0, dw=None, db=None):
+    filter_h, filter_w, stride, pad, dw, db = C.conv_backward_weights_args(
+        "conv_backward_weights", dout, x, filter_h, filter_w, stride, pad, dw, db)
+    n, fn, oh, ow = dout.shape
+    col = _cols(x, filter_h, filter_w, stride, pad, oh, ow)
+    np.copyto(dw, np.tensordot(dout.reshape(n, fn, oh * ow), col, axes=([0, 2], [0, 2])).reshape(dw.shape))
+    np.sum(dout, axis=(0, 2, 3), out=db)
+    return dw, db
+
+
+@_jit
+def _maxpool_fwd(out, argmax, x, ph, pw, stride, pad, zero):
+    n, c, h, w = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for a in range(n):
+        for ch in range(c):
+            for y in range(oh):
+                for z in range(ow):
+                    best = zero
+                    where = -1
+                    first = True
+                    for i in range(ph):
+                        r = y * stride + i - pad
+                        for j in range(pw):
+                            q = z * stride + j - pad
+                            inside = r >= 0 and r < h and q >= 0 and q < w
+                            v = x[a, ch, r, q] if inside else zero
+                            if first or v > best or (v != v and best == best):  # np.argmax: the first NaN wins
+                                best = v
+                                where = r * w + q if inside else -1
+                                first = False
+                    out[a, ch, y, z] = best
+                    argmax[a, ch, y, z] = where
+
+
+@_jit
+def _maxpool_bwd(dx, dout, argmax):
+    n, c, oh, ow = dout.shape
+    dx[...] = 0
+    w = dx.shape[3]
+    for a in range(n):
+        for ch in range(c):
+            for y in range(oh):
+                for z in range(ow):
+                    k = argmax[a, ch, y, z]
+                    if k >= 0:
+                        dx[a, ch, k // w, k % w] += dout[a, ch, y, z]
+
+
+def maxpool_forward(x, pool_h, pool_w, stride=1, pad=0, out=None):
+    pool_h, pool_w, stride, pad, out = C.maxpool_forward_args("maxpool_forward", x, pool_h, pool_w, stride, pad,
+                                                              out)
+    argmax = np.empty(out.shape, dtype=np.int32)
+    _maxpool_fwd(out, argmax, _c(x), pool_h, pool_w, stride, pad, x.dtype.type(0))
+    return out, argmax
+
+
+def maxpool_backward(dout, argmax, in_h, in_w, out=None):
+    in_h, in_w, out = C.maxpool_backward_args("maxpool_backward", dout, argmax, in_h, in_w, out)
+    _maxpool_bwd(out, _c(dout), _c(argmax))
+    return out

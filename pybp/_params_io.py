@@ -38,3 +38,20 @@ def load_params(params: Dict[str, np.ndarray], path: PathLike) -> None:
                       what=f"load_params: {os.fspath(path)}", exact=True, dtype_error=TypeError)
     for key, dst in params.items():
         dst[...] = loaded[key]
+
+
+class ParamsFile:
+    """save_params / load_params for a network whose weights are the dict `self.params` (the book's nets, the
+    CNNs)."""
+
+    params: Dict[str, np.ndarray]
+
+    def save_params(self, path: PathLike) -> None:
+        """Write params to a .npz file (numpy.savez; loadable with allow_pickle=False), atomically."""
+        save_params(self.params, path)
+
+    def load_params(self, path: PathLike) -> None:
+        """Load weights saved by save_params into this net's arrays, in place, all or nothing. ValueError naming
+        the file for a file that is not such an archive, missing/extra keys or a shape mismatch (checked from
+        each member's header before its data is read); TypeError on a dtype mismatch."""
+        load_params(self.params, path)

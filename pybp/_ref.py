@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _checks as C
+from ._im2col import unwindow, windows
 
 # ---- GEMM family ---------------------------------------------------------------------------------------------
 
@@ -180,3 +181,69 @@ def adam_update(param, grad, m, v, lr_t, beta1, beta2, eps):
     m += (1 - beta1) * (grad - m)
     v += (1 - beta2) * (grad ** 2 - v)
     param -= lr_t * m / (np.sqrt(v) + eps)
+
+
+# ---- convolution and max pooling (NCHW; the book's ch. 7 maths on window views, no speed tricks) -----------------
+# Window (i, j) of output position (oh, ow) covers padded-input row oh*stride + i and column ow*stride + j; the
+# padding is zeros (the book's im2col pads with zeros, for pooling too). Inputs of any layout are accepted.
+
+
+def conv_forward(x, w, b, stride=1, pad=0, out=None):
+    """out[n, f, oh, ow] = b[f] + sum_{c,i,j} w[f, c, i, j] * xpad[n, c, oh*stride + i, ow*stride + j].
+    x (N, C, H, W), w (FN, C, FH, FW), b (FN,) -> (N, FN, OH, OW), OH = (H + 2*pad - FH) // stride + 1."""
+    stride, pad, out = C.conv_forward_args("conv_forward", x, w, b, stride, pad, out)
+    v = windows(x, w.shape[2], w.shape[3], stride, pad)  # (N, C, OH, OW, FH, FW)
+    r = np.tensordot(v, w, axes=([1, 4, 5], [1, 2, 3]))  # (N, OH, OW, FN)
+    np.copyto(out, r.transpose(0, 3, 1, 2) + b[:, None, None])
+    return out
+
+
+def conv_backward_data(dout, w, in_h, in_w, stride=1, pad=0, out=None):
+    """dx = the input gradient of conv_forward: each window of dx receives sum_f dout[n, f, oh, ow] * w[f].
+    dout (N, FN, OH, OW), w (FN, C, FH, FW) -> dx (N, C, in_h, in_w)."""
+    in_h, in_w, stride, pad, out = C.conv_backward_data_args("conv_backward_data", dout, w, in_h, in_w, stride,
+                                                             pad, out)
+    dcols = np.tensordot(dout, w, axes=([1], [0]))  # (N, OH, OW, C, FH, FW)
+    np.copyto(out, unwindow(dcols.transpose(0, 3, 1, 2, 4, 5), in_h, in_w, stride, pad))
+    return out
+
+
+def conv_backward_weights(dout, x, filter_h, filter_w, stride=1, pad=0, dw=None, db=None):
+    """(dw, db): dw[f, c, i, j] = sum_{n,oh,ow} dout[n, f, oh, ow] * xpad[n, c, oh*stride + i, ow*stride + j],
+    db[f] = sum_{n,oh,ow} dout[n, f, oh, ow]. dout (N, FN, OH, OW), x (N, C, H, W)."""
+    filter_h, filter_w, stride, pad, dw, db = C.conv_backward_weights_args(
+        "conv_backward_weights", dout, x, filter_h, filter_w, stride, pad, dw, db)
+    v = windows(x, filter_h, filter_w, stride, pad)
+    np.copyto(dw, np.tensordot(dout, v, axes=([0, 2, 3], [0, 2, 3])))
+    np.sum(dout, axis=(0, 2, 3), out=db)
+    return dw, db
+
+
+def maxpool_forward(x, pool_h, pool_w, stride=1, pad=0, out=None):
+    """(out, argmax): out[n, c, oh, ow] = max of the window (zero padding takes part, as in the book); argmax
+    (int32, out's shape) = h*W + w of the first maximum in row-major window order (np.argmax's rule, so a NaN
+    wins), or -1 when that maximum is a padding zero."""
+    pool_h, pool_w, stride, pad, out = C.maxpool_forward_args("maxpool_forward", x, pool_h, pool_w, stride, pad,
+                                                              out)
+    n, c, oh, ow = out.shape
+    v = windows(x, pool_h, pool_w, stride, pad).reshape(n, c, oh, ow, pool_h * pool_w)
+    k = np.argmax(v, axis=-1)
+    np.copyto(out, np.take_along_axis(v, k[..., None], axis=-1)[..., 0])
+    hh = np.arange(oh)[:, None] * stride + k // pool_w - pad
+    ww = np.arange(ow)[None, :] * stride + k % pool_w - pad
+    inside = (hh >= 0) & (hh < x.shape[2]) & (ww >= 0) & (ww < x.shape[3])
+    return out, np.where(inside, hh * x.shape[3] + ww, -1).astype(np.int32)
+
+
+def maxpool_backward(dout, argmax, in_h, in_w, out=None):
+    """dx (N, C, in_h, in_w): zeros, then dx[n, c].flat[argmax[n, c, oh, ow]] += dout[n, c, oh, ow] for every
+    argmax >= 0 (overlapping windows accumulate; -1, a padding maximum, routes nowhere)."""
+    in_h, in_w, out = C.maxpool_backward_args("maxpool_backward", dout, argmax, in_h, in_w, out)
+    n, c = dout.shape[:2]
+    flat = np.zeros((n, c, in_h * in_w), dtype=dout.dtype)
+    nn, cc, _, _ = np.indices(dout.shape, sparse=True)
+    hit = argmax >= 0
+    np.add.at(flat, (np.broadcast_to(nn, dout.shape)[hit], np.broadcast_to(cc, dout.shape)[hit], argmax[hit]),
+              dout[hit])
+    np.copyto(out, flat.reshape(out.shape))
+    return out

@@ -12,20 +12,20 @@ import time
 import numpy as np
 
 
-def _loops_for(fn, target_s: float) -> int:
+def _loops_for(fn, target_s: float, clock=time.perf_counter) -> int:
     n = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(n):
             fn()
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= target_s or n >= 1 << 24:
             return max(1, int(n * target_s / max(dt, 1e-9)))
         n *= 4 if dt < target_s / 20 else 2
 
 
 def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: int = 2, pause_s: float = 0.0,
-                warm_s: float = 0.02) -> dict:
+                warm_s: float = 0.02, clock=time.perf_counter) -> dict:
     """Time each callable of `fns` ({name: fn}) in alternation. Returns {name: stats} with seconds per call:
     median, p10, p90, min, and the loop count per sample.
 
@@ -34,12 +34,15 @@ def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: in
     pool's call would mostly measure that pool's spinning. After the pause the contender runs untimed for
     warm_s (at least one call): on a VM an idle vCPU comes back slowly (here the first two-thread call after
     0.2 s idle took 10-14 ms instead of ~0.2 ms, and the next few ran at half speed), which would otherwise
-    land in the sample and decide the ratio by which pool recovered first."""
+    land in the sample and decide the ratio by which pool recovered first.
+
+    clock: time.perf_counter (wall time, the default), or time.thread_time for single-threaded contenders on a
+    busy host: the calling thread's CPU time leaves out the time the scheduler gave to other processes."""
     names = list(fns)
     for name in names:
         for _ in range(warmup):
             fns[name]()
-    loops = {name: _loops_for(fns[name], sample_s) for name in names}
+    loops = {name: _loops_for(fns[name], sample_s, clock) for name in names}
     samples = {name: [] for name in names}
     for r in range(repeats):
         order = names[r % len(names):] + names[:r % len(names)]  # rotate who goes first
@@ -51,10 +54,10 @@ def interleaved(fns: dict, repeats: int = 15, sample_s: float = 0.01, warmup: in
                 fn()  # wake this contender's own pool and the idle vCPU; not timed
                 while time.perf_counter() - t_warm < warm_s:
                     fn()
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(n):
                 fn()
-            samples[name].append((time.perf_counter() - t0) / n)
+            samples[name].append((clock() - t0) / n)
     out = {}
     for name in names:
         s = np.array(samples[name])

@@ -18,7 +18,7 @@ import sys
 import time
 
 from ._cli_args import CliError, Parser, int_in, output_file, positive_float, write_output
-from . import _tune_cli
+from . import _cli_conv, _tune_cli
 
 BACKEND_CHOICES = ("cpp", "numba", "numpy")
 MNIST_TRAIN, MNIST_TEST = 60000, 10000
@@ -107,12 +107,14 @@ def default_lr(optimizer: str) -> float:
 
 def configure_train(p):
     from .optimizers import OPTIMIZERS
-    p.add_argument("--net", choices=["two-layer", "multi-layer"], default="two-layer")
-    p.add_argument("--hidden", type=int_in(1), nargs="+", default=[50],
-                   help="hidden layer size(s), each >= 1 (default 50; two-layer takes one)")
+    p.add_argument("--net", choices=["two-layer", "multi-layer", *_cli_conv.NETS], default="two-layer",
+                   help="the book's ch. 5 TwoLayerNet, ch. 6 MultiLayerNet, ch. 7 SimpleConvNet or ch. 8 "
+                        "DeepConvNet; the CNNs default to their book scripts' settings (" + _cli_conv.BOOK_TEXT + ")")
+    p.add_argument("--hidden", type=int_in(1), nargs="+", default=None,
+                   help="hidden layer size(s), each >= 1 (default 50; two-layer takes one; not for the CNNs)")
     p.add_argument("--activation", choices=["relu", "sigmoid"], default=None,
                    help="multi-layer only (default relu); the two-layer net is the book's, with ReLU")
-    p.add_argument("--optimizer", default="sgd", choices=list(OPTIMIZERS))
+    p.add_argument("--optimizer", default=None, choices=list(OPTIMIZERS), help="default sgd")
     p.add_argument("--lr", type=positive_float, default=None,
                    help="learning rate > 0 (default: 0.1 for sgd as in the book's ch. 5 run, else the book's "
                         "default of the optimizer: adam 0.001, the others 0.01)")
@@ -120,8 +122,8 @@ def configure_train(p):
     steps.add_argument("--iters", type=int_in(1), default=None, help="training steps, >= 1 (default 10000)")
     steps.add_argument("--epochs", type=positive_float, default=None,
                        help="train for this many epochs (> 0, fractions allowed) instead of --iters")
-    p.add_argument("--batch", type=int_in(1), default=100, help="mini-batch size, >= 1 (default 100)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    p.add_argument("--batch", type=int_in(1), default=None, help="mini-batch size, >= 1 (default 100)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default=None, help="default float64 (CNNs: float32)")
     add_backend_flag(p)
     add_threads_flag(p)
     add_seed_flag(p)
@@ -141,7 +143,24 @@ def configure_train(p):
                         "lines")
 
 
+def _fill_defaults(args):
+    """Settings not given on the command line: the CNN book scripts' for --net simple-conv/deep-conv, then the
+    ch. 5 run's (None marks a flag the user did not give)."""
+    if args.net in _cli_conv.NETS:
+        if args.hidden is not None or args.activation is not None:
+            raise CliError(f"--hidden/--activation apply to the two-layer and multi-layer nets, not --net {args.net} "
+                           "(the book's architecture)")
+        for key, value in _cli_conv.BOOK.items():
+            if getattr(args, key) is None and not (key == "epochs" and args.iters is not None):
+                setattr(args, key, value)
+    for key, value in (("hidden", [50]), ("optimizer", "sgd"), ("batch", 100), ("dtype", "float64")):
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+
+
 def _build_net(pybp, args, dtype):
+    if args.net in _cli_conv.NETS:
+        return _cli_conv.build_net(args, dtype)
     if args.net == "two-layer":
         if len(args.hidden) != 1:
             raise CliError(f"--hidden: --net two-layer takes one size, got {len(args.hidden)} "
@@ -160,6 +179,7 @@ def run_train(args) -> int:
     pybp = activate(args)
     import numpy as np
     from .trainer import Trainer
+    _fill_defaults(args)
     save = output_file("--save", args.save, "npz") if args.save else None
     plot = image_output("--plot", args.plot) if args.plot else None
     net, desc = _build_net(pybp, args, np.dtype(args.dtype))
@@ -261,6 +281,7 @@ register("info", "backend, ISA path, threads, versions", add_backend_flag, run_i
 register("bench", "quick kernel benchmark (pybp bench --help for options)", None, run_bench, raw_argv=True)
 register("plot-optimizers", "optimizer paths on x^2/20 + y^2 (book ch. 6) as images", configure_plot_optimizers,
          run_plot_optimizers)
+register("plot-filters", _cli_conv.PLOT_FILTERS_HELP, _cli_conv.configure_plot_filters, _cli_conv.run_plot_filters)
 register("tune", _tune_cli.HELP, _tune_cli.configure, _tune_cli.run)  # imports dask only when it runs
 
 

@@ -225,3 +225,55 @@ class BatchNormalization:
         dx = dxc - dmu / self.batch_size
         self.dgamma, self.dbeta = dgamma, dbeta
         return dx.reshape(*self.input_shape)
+
+
+class Convolution:
+    """Convolution (book ch. 7) on NCHW input: W (FN, C, FH, FW) and b (FN,) are the caller's arrays, held by
+    reference (optimizers update them). forward(x) -> (N, FN, OH, OW), OH = (H + 2*pad - FH) // stride + 1.
+
+    Same attributes as the book's (W, b, stride, pad, x, dW, db) except col / col_W: the backend's kernels
+    never build the whole batch's column matrix."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+        self.x = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        self.x = x
+        return K.conv_forward(x, self.W, self.b, self.stride, self.pad)
+
+    def backward(self, dout, need_dx=True):
+        """Sets dW and db and returns dx (None when need_dx is False: a network's first layer)."""
+        _, _, fh, fw = self.W.shape
+        self.dW, self.db = K.conv_backward_weights(dout, self.x, fh, fw, self.stride, self.pad)
+        if not need_dx:
+            return None
+        return K.conv_backward_data(dout, self.W, self.x.shape[2], self.x.shape[3], self.stride, self.pad)
+
+
+class Pooling:
+    """Max pooling (book ch. 7) over pool_h x pool_w windows; the book's defaults (stride=1, pad=0; its nets pass
+    stride=2). Padding takes part as zeros and the first maximum of a window wins, as in the book; unlike the
+    book's, the output size counts the padding (the book's Pooling ignores pad there and fails for pad > 0).
+    `arg_max` (int32, the output's shape) holds each maximum's index h*W + w in its input plane (-1: padding)."""
+
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = stride
+        self.pad = pad
+        self.x = None
+        self.arg_max = None
+
+    def forward(self, x):
+        self.x = x
+        out, self.arg_max = K.maxpool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        return out
+
+    def backward(self, dout):
+        return K.maxpool_backward(dout, self.arg_max, self.x.shape[2], self.x.shape[3])

@@ -49,7 +49,7 @@ def _real_array(fn: str, name: str, a, dtype: np.dtype) -> np.ndarray:
     return a if a.dtype == dtype else a.astype(dtype)
 
 
-class _Net:
+class _Net(_params_io.ParamsFile):
     """What the three networks share: input conversion, loss with weight decay, accuracy, gradients, file I/O.
     Subclasses set params, layers (OrderedDict), last_layer, weight_decay_lambda, hidden_layer_num, dtype."""
 
@@ -136,17 +136,6 @@ class _Net:
             grads[f"W{idx}"] = aff.dW + self.weight_decay_lambda * aff.W if self.weight_decay_lambda else aff.dW
             grads[f"b{idx}"] = aff.db
         return grads
-
-    # ---- files ----
-    def save_params(self, path) -> None:
-        """Write params to a .npz file (numpy.savez; loadable with allow_pickle=False)."""
-        _params_io.save_params(self.params, path)
-
-    def load_params(self, path) -> None:
-        """Load weights saved by save_params into this net's arrays, in place, all or nothing. ValueError naming
-        the file for a file that is not such an archive, missing/extra keys or a shape mismatch (checked from
-        each member's header before its data is read); TypeError on a dtype mismatch."""
-        _params_io.load_params(self.params, path)
 
 
 class TwoLayerNet(_Net):

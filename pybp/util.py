@@ -1,9 +1,11 @@
-"""The book's `common.util` helpers: smooth_curve, shuffle_dataset, conv_output_size."""
+"""The book's `common.util` helpers: smooth_curve, shuffle_dataset, conv_output_size, im2col, col2im."""
 from __future__ import annotations
 
 from typing import Sequence, Tuple
 
 import numpy as np
+
+from ._im2col import col2im, im2col  # noqa: F401  (the book's ch. 7 helpers, one implementation)
 
 
 def smooth_curve(x: Sequence[float], window_len: int = 11) -> np.ndarray:

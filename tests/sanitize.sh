@@ -30,7 +30,8 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export PYBP_BACKEND=cpp PYBP_REQUIRE_CPP=1
 cd "$stage"
 tests=()
-for f in test_elementwise test_gemm test_softmax_xent test_optim test_bad_input test_threads_and_leaks test_threads test_layers test_nets; do
+for f in test_elementwise test_gemm test_softmax_xent test_optim test_bad_input test_threads_and_leaks test_threads \
+    test_layers test_nets test_conv test_convnets; do
   [ -f "$repo/tests/$f.py" ] && tests+=("$repo/tests/$f.py")
 done
 PYTHONPATH="$stage" "$py" -c "import pybp; i = pybp.backend_info(); assert i['backend'] == 'cpp'; print('sanitized build:', pybp._core.build_info['sanitizers'], pybp.__file__)"

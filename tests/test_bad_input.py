@@ -44,7 +44,27 @@ SPECS = {
                                     eps=1e-7), ["grad"], ["param", "h"]),
     "adam_update": (lambda: dict(param=_r(7, 3), grad=_r(7, 3), m=_r(7, 3), v=_pos(7, 3), lr_t=0.01, beta1=0.9,
                                  beta2=0.999, eps=1e-7), ["grad"], ["param", "m", "v"]),
+    # convolution and pooling: x (2, 3, 6, 5), w (4, 3, 3, 2), stride 2, pad 1 -> (2, 4, 3, 3); pool 2x2 -> (2, 3, 4, 3)
+    "conv_forward": (lambda: dict(x=_r(2, 3, 6, 5), w=_r(4, 3, 3, 2), b=_r(4), stride=2, pad=1, out=_r(2, 4, 3, 3)),
+                     ["x", "w", "b"], ["out"]),
+    "conv_backward_data": (lambda: dict(dout=_r(2, 4, 3, 3), w=_r(4, 3, 3, 2), in_h=6, in_w=5, stride=2, pad=1,
+                                        out=_r(2, 3, 6, 5)), ["dout", "w"], ["out"]),
+    "conv_backward_weights": (lambda: dict(dout=_r(2, 4, 3, 3), x=_r(2, 3, 6, 5), filter_h=3, filter_w=2, stride=2,
+                                           pad=1, dw=_r(4, 3, 3, 2), db=_r(4)), ["dout", "x"], ["dw", "db"]),
+    "maxpool_forward": (lambda: dict(x=_r(2, 3, 6, 5), pool_h=2, pool_w=2, stride=2, pad=1, out=_r(2, 3, 4, 3)),
+                        ["x"], ["out"]),
+    "maxpool_backward": (lambda: dict(dout=_r(2, 3, 4, 3), argmax=_argmax(), in_h=6, in_w=5, out=_r(2, 3, 6, 5)),
+                         ["dout"], ["out"]),
 }
+
+
+def _argmax(first=None):
+    """Valid max-pool indices into a 6x5 plane (-1: padding); `first` replaces the first one."""
+    a = np.random.default_rng(3).integers(-1, 30, size=(2, 3, 4, 3)).astype(np.int32)
+    if first is not None:
+        a[0, 0, 0, 0] = first
+    return a
+
 
 BAD_DTYPES = [np.int64, np.float16, np.complex128, object, np.int32]
 
@@ -170,6 +190,7 @@ def _cases():
             for label, bad, msg in BAD_FLAGS:
                 cases.append((f"{k}-{name}-{label}", k, lambda kw, n=name, b=bad: {**kw, n: b}, TypeError,
                               rf"{k}: {name} {msg}"))
+    cases += _conv_cases()
     for k in ("sgd_update", "momentum_update", "nesterov_update", "adagrad_update", "rmsprop_update",
               "adam_update"):
         cases.append((f"{k}-grad-shape", k, lambda kw: {**kw, "grad": _r(3, 7)}, ValueError,
@@ -180,6 +201,76 @@ def _cases():
                           rf"param \(7, 3\) and {s} \(7, 4\)"))
             cases.append((f"{k}-{s}-is-param", k, lambda kw, s=s: {**kw, s: kw["param"]}, ValueError,
                           r"overlap"))
+    return cases
+
+
+def _conv_cases():
+    cases = []
+    for k in ("conv_forward", "conv_backward_data", "conv_backward_weights", "maxpool_forward"):
+        cases += [
+            (f"{k}-stride-0", k, lambda kw: {**kw, "stride": 0}, ValueError, r"stride must be >= 1, got 0"),
+            (f"{k}-pad-neg", k, lambda kw: {**kw, "pad": -1}, ValueError, r"pad must be >= 0, got -1"),
+            (f"{k}-stride-float", k, lambda kw: {**kw, "stride": 2.0}, TypeError, r"stride must be an int, got float"),
+            (f"{k}-pad-bool", k, lambda kw: {**kw, "pad": True}, TypeError, r"pad must be an int, got bool"),
+            (f"{k}-stride-np-int", k, lambda kw: {**kw, "stride": np.int64(0)}, ValueError, r"stride must be >= 1"),
+        ]
+    cases += [
+        ("conv-fwd-x-3d", "conv_forward", lambda kw: {**kw, "x": _r(3, 6, 5)}, ValueError, r"x must be 4-D"),
+        ("conv-fwd-b-2d", "conv_forward", lambda kw: {**kw, "b": _r(4, 1)}, ValueError, r"b must be 1-D"),
+        ("conv-fwd-channels", "conv_forward", lambda kw: {**kw, "w": _r(4, 2, 3, 2)}, ValueError,
+         r"channel mismatch: x \(2, 3, 6, 5\) and w \(4, 2, 3, 2\)"),
+        ("conv-fwd-bias", "conv_forward", lambda kw: {**kw, "b": _r(3)}, ValueError,
+         r"shape mismatch: w \(4, 3, 3, 2\) and b \(3,\)"),
+        ("conv-fwd-filter-too-big", "conv_forward", lambda kw: {**kw, "w": _r(4, 3, 9, 2), "out": None}, ValueError,
+         r"filter \(9, 2\) does not fit input \(6, 5\) with pad 1"),
+        ("conv-fwd-empty-filter", "conv_forward", lambda kw: {**kw, "w": _r(4, 3, 0, 2), "out": None}, ValueError,
+         r"filter \(0, 2\) does not fit"),
+        ("conv-fwd-out-shape", "conv_forward", lambda kw: {**kw, "out": _r(2, 4, 3, 4)}, ValueError,
+         r"shape mismatch: out \(2, 4, 3, 4\), expected \(2, 4, 3, 3\)"),
+        ("conv-fwd-out-overlaps-x", "conv_forward",
+         lambda kw: (lambda base: {**kw, "x": base[:180].reshape(2, 3, 6, 5),
+                                   "out": base[100:172].reshape(2, 4, 3, 3)})(_r(200)),
+         ValueError, r"out must not overlap x"),
+        ("conv-bwd-data-dout-size", "conv_backward_data", lambda kw: {**kw, "dout": _r(2, 4, 3, 4)}, ValueError,
+         r"shape mismatch: dout \(2, 4, 3, 4\), expected \(2, 4, 3, 3\) for input \(6, 5\)"),
+        ("conv-bwd-data-channels", "conv_backward_data", lambda kw: {**kw, "dout": _r(2, 5, 3, 3)}, ValueError,
+         r"channel mismatch: dout \(2, 5, 3, 3\) and w \(4, 3, 3, 2\)"),
+        ("conv-bwd-data-in-h-neg", "conv_backward_data", lambda kw: {**kw, "in_h": -1}, ValueError,
+         r"in_h must be >= 0, got -1"),
+        ("conv-bwd-data-in-w-float", "conv_backward_data", lambda kw: {**kw, "in_w": 5.0}, TypeError,
+         r"in_w must be an int, got float"),
+        ("conv-bwd-data-too-small", "conv_backward_data", lambda kw: {**kw, "in_h": 0, "pad": 0}, ValueError,
+         r"filter \(3, 2\) does not fit input \(0, 5\) with pad 0"),
+        ("conv-bwd-w-batch", "conv_backward_weights", lambda kw: {**kw, "x": _r(3, 3, 6, 5)}, ValueError,
+         r"shape mismatch: dout \(2, 4, 3, 3\), expected \(3, 4, 3, 3\) for x \(3, 3, 6, 5\)"),
+        ("conv-bwd-w-filter-0", "conv_backward_weights", lambda kw: {**kw, "filter_h": 0}, ValueError,
+         r"filter_h must be >= 1, got 0"),
+        ("conv-bwd-w-db-shape", "conv_backward_weights", lambda kw: {**kw, "db": _r(3)}, ValueError,
+         r"shape mismatch: db \(3,\), expected \(4,\)"),
+        ("conv-bwd-w-db-in-dw", "conv_backward_weights", lambda kw: {**kw, "db": kw["dw"].reshape(-1)[:4]},
+         ValueError, r"db must not overlap dw"),
+        ("pool-fwd-window-too-big", "maxpool_forward", lambda kw: {**kw, "pool_h": 9, "out": None}, ValueError,
+         rf"pool window \(9, 2\) does not fit input \(6, 5\) with pad 1"),
+        ("pool-fwd-pool-0", "maxpool_forward", lambda kw: {**kw, "pool_w": 0}, ValueError,
+         r"pool_w must be >= 1, got 0"),
+        ("pool-fwd-x-2d", "maxpool_forward", lambda kw: {**kw, "x": _r(6, 5)}, ValueError, r"x must be 4-D"),
+        ("pool-bwd-argmax-int64", "maxpool_backward", lambda kw: {**kw, "argmax": kw["argmax"].astype(np.int64)},
+         TypeError, r"argmax must have dtype int32, got int64"),
+        ("pool-bwd-argmax-list", "maxpool_backward", lambda kw: {**kw, "argmax": kw["argmax"].tolist()},
+         TypeError, r"argmax must be a numpy\.ndarray, got list"),
+        ("pool-bwd-argmax-shape", "maxpool_backward", lambda kw: {**kw, "argmax": kw["argmax"][..., :2]},
+         ValueError, r"shape mismatch: dout \(2, 3, 4, 3\) and argmax \(2, 3, 4, 2\)"),
+        ("pool-bwd-argmax-high", "maxpool_backward", lambda kw: {**kw, "argmax": _argmax(30)}, ValueError,
+         r"argmax contains index 30 out of range \[-1, 30\)"),
+        ("pool-bwd-argmax-low", "maxpool_backward", lambda kw: {**kw, "argmax": _argmax(-2)}, ValueError,
+         r"argmax contains index -2 out of range \[-1, 30\)"),
+        ("pool-bwd-in-h-small", "maxpool_backward", lambda kw: {**kw, "in_h": 1}, ValueError,
+         r"out of range \[-1, 5\)"),
+        ("pool-bwd-out-overlaps-dout", "maxpool_backward",
+         lambda kw: (lambda base: {**kw, "dout": base[:72].reshape(2, 3, 4, 3),
+                                   "out": base[:180].reshape(2, 3, 6, 5)})(_r(200)),
+         ValueError, r"out must not overlap dout"),
+    ]
     return cases
 
 

@@ -1,0 +1,272 @@
+// Convolution family (NCHW): forward, input gradient, weight + bias gradient. Compiled once per ISA.
+//
+// Algorithm: per image, and per chunk of output rows whose column block stays in L2, im2col into a K x Pc block
+// (K = C*FH*FW filter taps, Pc = the chunk's output positions), then this ISA build's tuned GEMM. Which operand
+// order is fastest was measured per DeepConvNet/SimpleConvNet layer shape (bench/bench_conv.py):
+//   forward, few filters   out^T (Pc x FN) = col^T @ W^T, transposed into out_n with the bias: the GEMM reads
+//                          the column block in place (no packing); 1.2-1.4x the other order for FN <= 32, K >= 64
+//   forward, otherwise     out_n (FN x Pc) = W @ col + b, straight into NCHW
+//   weight gradient        dW^T (K x FN) += col @ dout_n^T over all images and chunks (col read in place),
+//                          transposed into dW once at the end; 1.1-1.5x dout @ col^T
+//   input gradient         dcol (K x Pc) = W^T @ dout_n, then col2im adds it onto dx_n
+// A 1x1 filter with stride 1 and no padding uses the image itself as its column block.
+// Threads: none of its own; the GEMM splits products large enough to pay for it (see gemm.cpp).
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernel_family.hpp"
+#include "simd.hpp"
+
+namespace pybp {
+namespace PYBP_ISA_NS {
+namespace {
+
+using idx = std::ptrdiff_t;
+
+#ifndef PYBP_CONV_BLOCK_KB
+#define PYBP_CONV_BLOCK_KB 512
+#endif
+// Column blocks of at most this many bytes (whole output rows, at least one, in equal blocks). Measured on
+// DeepConvNet's layers (Zen 5, 1 MiB L2): 64 / 128 / 256 / 512 KiB gave conv2 forward 63 / 68 / 70 / 75 GF/s and
+// conv6 74 / 84 / 85 / 88: the GEMM gains more from long rows than the block loses by leaving L1. 512 KiB holds
+// every book layer's whole image; larger inputs are split.
+constexpr idx kColBlockBytes = PYBP_CONV_BLOCK_KB * 1024;
+
+struct Geom {
+    idx c, h, w, fh, fw, stride, pad, oh, ow;
+    idx taps() const { return c * fh * fw; }
+    idx positions() const { return oh * ow; }
+    bool identity() const { return fh == 1 && fw == 1 && stride == 1 && pad == 0; }
+    // Output rows per column block.
+    template <class T> idx chunk_rows() const {
+        const idx row_bytes = std::max<idx>(1, taps() * ow) * idx(sizeof(T));
+        const idx most = std::max<idx>(1, std::min(oh, kColBlockBytes / row_bytes));
+        const idx blocks = (oh + most - 1) / most;
+        return (oh + blocks - 1) / blocks;  // equal blocks: 8 rows as 4 + 4, not 7 + 1
+    }
+    // Output columns [lo, hi) whose input column ow*stride + j - pad lies inside the image.
+    void valid_cols(idx j, idx* lo, idx* hi) const {
+        *lo = j >= pad ? 0 : std::min(ow, (pad - j + stride - 1) / stride);
+        const idx last = w - 1 + pad - j;  // largest ow*stride that stays inside
+        *hi = last < 0 ? 0 : std::min(ow, last / stride + 1);
+        *hi = std::max(*hi, *lo);
+    }
+};
+
+Geom make_geom(std::size_t c, std::size_t h, std::size_t w, std::size_t fh, std::size_t fw, std::size_t stride,
+               std::size_t pad) {
+    Geom g{idx(c), idx(h), idx(w), idx(fh), idx(fw), idx(stride), idx(pad), 0, 0};
+    g.oh = (g.h + 2 * g.pad - g.fh) / g.stride + 1;
+    g.ow = (g.w + 2 * g.pad - g.fw) / g.stride + 1;
+    return g;
+}
+
+// Walks the im2col layout of output rows [oh0, oh1) of one image: for each filter tap k = (ch, i, j) and output
+// row oh, calls f(k, oh - oh0, src, lo, hi) with src the input element under output column 0 (output column o
+// reads src[o * stride]; only columns [lo, hi) lie inside the image), or src = nullptr when the row is padding.
+template <class T, class F>
+void for_each_tap_row(T* x, const Geom& g, idx oh0, idx oh1, F&& f) {
+    for (idx ch = 0; ch < g.c; ++ch)
+        for (idx i = 0; i < g.fh; ++i)
+            for (idx j = 0; j < g.fw; ++j) {
+                const idx k = (ch * g.fh + i) * g.fw + j;
+                idx lo, hi;
+                g.valid_cols(j, &lo, &hi);
+                for (idx oh = oh0; oh < oh1; ++oh) {
+                    const idx r = oh * g.stride + i - g.pad;
+                    T* src = r < 0 || r >= g.h ? nullptr : x + (ch * g.h + r) * g.w + j - g.pad;
+                    f(k, oh - oh0, src, lo, hi);
+                }
+            }
+}
+
+// col (K x (oh1 - oh0)*OW, row stride ldc) = the windows of output rows [oh0, oh1) of one image x (C x H x W);
+// padding reads as zero.
+template <class T>
+void im2col(T* col, idx ldc, const T* x, const Geom& g, idx oh0, idx oh1) {
+    const idx s = g.stride;
+    const idx ow = g.ow;
+    for_each_tap_row(x, g, oh0, oh1, [&](idx k, idx row, const T* __restrict src, idx lo, idx hi) {
+        T* __restrict dst = col + k * ldc + row * ow;
+        if (!src) lo = hi = 0;
+        // plain loops, not std::fill: the segments are a few elements and a memset call per segment cost a third
+        // of the copy (profiled on DeepConvNet's conv2)
+        for (idx o = 0; o < lo; ++o) dst[o] = T(0);
+        if (s == 1)
+            for (idx o = lo; o < hi; ++o) dst[o] = src[o];
+        else
+            for (idx o = lo; o < hi; ++o) dst[o] = src[o * s];
+        for (idx o = hi; o < ow; ++o) dst[o] = T(0);
+    });
+}
+
+// dx (C x H x W) += the adjoint of im2col applied to dcol (K x rows, row stride ldc) for output rows [oh0, oh1);
+// padding positions are dropped.
+template <class T>
+void col2im_add(T* dx, const T* dcol, idx ldc, const Geom& g, idx oh0, idx oh1) {
+    const idx s = g.stride;
+    for_each_tap_row(dx, g, oh0, oh1, [&](idx k, idx row, T* dst, idx lo, idx hi) {
+        if (!dst) return;
+        const T* src = dcol + k * ldc + row * g.ow;
+        if (s == 1)
+            for (idx o = lo; o < hi; ++o) dst[o] += src[o];
+        else
+            for (idx o = lo; o < hi; ++o) dst[o * s] += src[o];
+    });
+}
+
+// Calls f(p0, pc, col, ldc) for each column block of image x: output positions [p0, p0 + pc) (whole rows), col
+// the block's K x pc columns with row stride ldc (the image itself for an identity filter).
+template <class T, class F>
+void for_each_col_block(const T* x, const Geom& g, std::vector<T>& buf, F&& f) {
+    const idx rows = g.chunk_rows<T>(), P = g.positions();
+    for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
+        const idx oh1 = std::min(g.oh, oh0 + rows), p0 = oh0 * g.ow, pc = (oh1 - oh0) * g.ow;
+        if (g.identity()) {
+            f(p0, pc, x + p0, P);
+            continue;
+        }
+        buf.resize(std::size_t(g.taps() * pc));
+        im2col(buf.data(), pc, x, g, oh0, oh1);
+        f(p0, pc, static_cast<const T*>(buf.data()), pc);
+    }
+}
+
+#ifdef PYBP_ISA_IS_avx2
+// Few taps (K <= 32: SimpleConvNet's 25, DeepConvNet's first layer's 9): dwt (K x F) += cb . d over the block's
+// positions as register-tiled dot products (KB taps x FB filters, 8 lanes) reading both operands in place. The
+// GEMM would pack an image's worth of one operand for each image and use it only K or F times (30 GF/s on the
+// SimpleConvNet layer).
+constexpr idx kSmallTaps = 32;
+
+template <int KB, int FB, class T>
+void dw_tile(T* dwt, idx F, const T* cb, idx ldc, const T* d, idx P, idx pc) {
+    using V = simd::Vec<T>;
+    typename V::V acc[KB][FB];
+    for (int i = 0; i < KB; ++i)
+        for (int j = 0; j < FB; ++j) acc[i][j] = V::zero();
+    idx p = 0;
+    for (; p + V::L <= pc; p += V::L) {
+        typename V::V a[KB], b[FB];
+        for (int i = 0; i < KB; ++i) a[i] = V::load(cb + i * ldc + p);
+        for (int j = 0; j < FB; ++j) b[j] = V::load(d + j * P + p);
+        for (int i = 0; i < KB; ++i)
+            for (int j = 0; j < FB; ++j) acc[i][j] = V::fma(a[i], b[j], acc[i][j]);
+    }
+    for (int i = 0; i < KB; ++i)
+        for (int j = 0; j < FB; ++j) {
+            T s = V::hsum(acc[i][j]);
+            for (idx q = p; q < pc; ++q) s += cb[i * ldc + q] * d[j * P + q];
+            dwt[i * F + j] += s;
+        }
+}
+
+template <int KB, class T>
+void dw_row(T* dwt, idx F, const T* cb, idx ldc, const T* d, idx P, idx pc) {
+    idx f = 0;
+    for (; f + 3 <= F; f += 3) dw_tile<KB, 3>(dwt + f, F, cb, ldc, d + f * P, P, pc);
+    if (F - f == 2) dw_tile<KB, 2>(dwt + f, F, cb, ldc, d + f * P, P, pc);
+    if (F - f == 1) dw_tile<KB, 1>(dwt + f, F, cb, ldc, d + f * P, P, pc);
+}
+
+template <class T>
+void dw_small(T* dwt, idx F, const T* cb, idx ldc, const T* d, idx P, idx K, idx pc) {
+    idx k = 0;
+    for (; k + 4 <= K; k += 4) dw_row<4>(dwt + k * F, F, cb + k * ldc, ldc, d, P, pc);
+    switch (K - k) {
+        case 3: dw_row<3>(dwt + k * F, F, cb + k * ldc, ldc, d, P, pc); break;
+        case 2: dw_row<2>(dwt + k * F, F, cb + k * ldc, ldc, d, P, pc); break;
+        case 1: dw_row<1>(dwt + k * F, F, cb + k * ldc, ldc, d, P, pc); break;
+        default: break;
+    }
+}
+#endif
+
+}  // namespace
+
+template <class T>
+void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::size_t c, std::size_t h,
+                  std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
+                  std::size_t pad) {
+    const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
+    const idx K = g.taps(), P = g.positions(), F = idx(fn);
+    const bool transposed = F <= 32 && K >= 64;
+    std::vector<T> col, ct(transposed ? std::size_t(g.chunk_rows<T>() * g.ow * F) : 0);
+    for (idx im = 0; im < idx(n); ++im) {
+        T* oi = out + im * F * P;
+        for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx p0, idx pc, const T* cb, idx ldc) {
+            if (transposed) {  // ct (pc x F) = cb^T @ w^T, then out[f, p0 + i] = ct[i, f] + b[f]
+                gemm<T>(ct.data(), F, cb, 1, ldc, w, 1, K, std::size_t(pc), std::size_t(F), std::size_t(K), T(1),
+                        T(0));
+                for (idx f = 0; f < F; ++f) {
+                    T* o = oi + f * P + p0;
+                    for (idx i = 0; i < pc; ++i) o[i] = ct[std::size_t(i * F + f)] + b[f];
+                }
+                return;
+            }
+            for (idx f = 0; f < F; ++f) std::fill(oi + f * P + p0, oi + f * P + p0 + pc, b[f]);
+            gemm<T>(oi + p0, P, w, K, 1, cb, ldc, 1, std::size_t(F), std::size_t(pc), std::size_t(K), T(1), T(1));
+        });
+    }
+}
+
+template <class T>
+void conv_backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t c, std::size_t h,
+                        std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
+                        std::size_t pad) {
+    const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
+    const idx K = g.taps(), P = g.positions(), F = idx(fn), img = g.c * g.h * g.w;
+    const idx rows = g.chunk_rows<T>();
+    std::vector<T> dcol(g.identity() ? 0 : std::size_t(K * rows * g.ow));
+    for (idx im = 0; im < idx(n); ++im) {
+        T* dxi = dx + im * img;
+        const T* di = dout + im * F * P;
+        if (g.identity()) {  // dx_n is dcol itself
+            gemm<T>(dxi, P, w, 1, K, di, P, 1, std::size_t(K), std::size_t(P), std::size_t(F), T(1), T(0));
+            continue;
+        }
+        std::fill(dxi, dxi + img, T(0));
+        for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
+            const idx oh1 = std::min(g.oh, oh0 + rows), pc = (oh1 - oh0) * g.ow;
+            gemm<T>(dcol.data(), pc, w, 1, K, di + oh0 * g.ow, P, 1, std::size_t(K), std::size_t(pc),
+                    std::size_t(F), T(1), T(0));
+            col2im_add(dxi, dcol.data(), pc, g, oh0, oh1);
+        }
+    }
+}
+
+template <class T>
+void conv_backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, std::size_t c, std::size_t h,
+                           std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
+                           std::size_t pad) {
+    const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
+    const idx K = g.taps(), P = g.positions(), F = idx(fn);
+    std::vector<T> col, dwt(std::size_t(K * F), T(0));  // dW^T, accumulated over images and blocks
+    std::fill(db, db + F, T(0));
+    for (idx im = 0; im < idx(n); ++im) {
+        const T* di = dout + im * F * P;
+        for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx p0, idx pc, const T* cb, idx ldc) {
+#ifdef PYBP_ISA_IS_avx2
+            if (K <= kSmallTaps) {
+                dw_small(dwt.data(), F, cb, ldc, di + p0, P, K, pc);
+                return;
+            }
+#endif
+            gemm<T>(dwt.data(), F, cb, ldc, 1, di + p0, 1, P, std::size_t(K), std::size_t(F), std::size_t(pc), T(1),
+                    T(1));
+        });
+        for (idx f = 0; f < F; ++f) {
+            T s = T(0);
+            for (idx p = 0; p < P; ++p) s += di[f * P + p];
+            db[f] += s;
+        }
+    }
+    for (idx f = 0; f < F; ++f)
+        for (idx k = 0; k < K; ++k) dw[f * K + k] = dwt[std::size_t(k * F + f)];
+}
+
+}  // namespace PYBP_ISA_NS
+}  // namespace pybp
+
+#include "kernel_instances.inc"

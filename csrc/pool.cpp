@@ -1,0 +1,99 @@
+// Max pooling (NCHW), forward and backward, with the book's rules: zero padding takes part in the max, the first
+// maximum in row-major window order wins (a NaN wins, as with np.argmax). Compiled once per ISA.
+#include <algorithm>
+#include <cstdint>
+
+#include "kernel_family.hpp"
+
+namespace pybp {
+namespace PYBP_ISA_NS {
+
+namespace {
+
+using idx = std::ptrdiff_t;
+
+// Window element v (at plane index at) replaces the running maximum m unless m >= v; a NaN replaces a non-NaN
+// (the first NaN in window order stays): np.argmax's order.
+template <class T> inline bool takes(T v, T m) { return v > m || (v != v && m == m); }
+
+// One output row without padding: every window lies inside the image. The window elements are visited in
+// row-major order, each for the whole row of outputs, so the inner loop runs over output columns (it vectorises;
+// stride 2 becomes even/odd lane shuffles).
+template <class T>
+void pool_row_inside(T* o, std::int32_t* a, const T* x, idx W, idx r0, idx OW, idx PH, idx PW, idx S) {
+    for (idx z = 0; z < OW; ++z) {
+        o[z] = x[r0 * W + z * S];
+        a[z] = static_cast<std::int32_t>(r0 * W + z * S);
+    }
+    for (idx i = 0; i < PH; ++i)
+        for (idx j = i == 0 ? 1 : 0; j < PW; ++j) {
+            const T* src = x + (r0 + i) * W + j;
+            const std::int32_t base = static_cast<std::int32_t>((r0 + i) * W + j);
+            for (idx z = 0; z < OW; ++z) {
+                const T v = src[z * S];
+                const bool t = takes(v, o[z]);
+                o[z] = t ? v : o[z];
+                a[z] = t ? base + static_cast<std::int32_t>(z * S) : a[z];
+            }
+        }
+}
+
+// The general case, one window at a time; padding reads as 0 at index -1.
+template <class T>
+void pool_window(T* o, std::int32_t* a, const T* x, idx H, idx W, idx r0, idx q0, idx PH, idx PW) {
+    T best = T(0);
+    idx where = -1;
+    for (idx i = 0; i < PH; ++i)
+        for (idx j = 0; j < PW; ++j) {
+            const idx r = r0 + i, q = q0 + j;
+            const bool in = r >= 0 && r < H && q >= 0 && q < W;
+            const T v = in ? x[r * W + q] : T(0);
+            if ((i == 0 && j == 0) || takes(v, best)) {
+                best = v;
+                where = in ? r * W + q : -1;
+            }
+        }
+    *o = best;
+    *a = static_cast<std::int32_t>(where);
+}
+
+}  // namespace
+
+template <class T>
+void maxpool_forward(T* out, std::int32_t* argmax, const T* x, std::size_t n, std::size_t c, std::size_t h,
+                     std::size_t w, std::size_t ph, std::size_t pw, std::size_t stride, std::size_t pad) {
+    const idx H = idx(h), W = idx(w), S = idx(stride), PD = idx(pad), PH = idx(ph), PW = idx(pw);
+    const idx OH = (H + 2 * PD - PH) / S + 1, OW = (W + 2 * PD - PW) / S + 1;
+    for (idx plane = 0; plane < idx(n * c); ++plane) {
+        const T* xp = x + plane * H * W;
+        T* op = out + plane * OH * OW;
+        std::int32_t* ap = argmax + plane * OH * OW;
+        for (idx oh = 0; oh < OH; ++oh) {
+            if (PD == 0) {
+                pool_row_inside(op + oh * OW, ap + oh * OW, xp, W, oh * S, OW, PH, PW, S);
+                continue;
+            }
+            for (idx ow = 0; ow < OW; ++ow)
+                pool_window(op + oh * OW + ow, ap + oh * OW + ow, xp, H, W, oh * S - PD, ow * S - PD, PH, PW);
+        }
+    }
+}
+
+template <class T>
+void maxpool_backward(T* dx, const T* dout, const std::int32_t* argmax, std::size_t n, std::size_t c,
+                      std::size_t h, std::size_t w, std::size_t oh, std::size_t ow) {
+    const std::size_t hw = h * w, ohw = oh * ow;
+    std::fill(dx, dx + n * c * hw, T(0));
+    for (std::size_t plane = 0; plane < n * c; ++plane) {
+        T* dp = dx + plane * hw;
+        const T* gp = dout + plane * ohw;
+        const std::int32_t* ap = argmax + plane * ohw;
+        for (std::size_t k = 0; k < ohw; ++k)
+            if (ap[k] >= 0) dp[ap[k]] += gp[k];
+    }
+}
+
+}  // namespace PYBP_ISA_NS
+}  // namespace pybp
+
+#include "kernel_instances.inc"

@@ -1,0 +1,75 @@
+"""What the book's two CNNs share (ch. 7-8): a list of layers, input conversion, prediction, accuracy in
+batches, backprop, gradients keyed W1, b1, ... and save/load of the weights (npz, pybp._params_io)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .gradient import numerical_gradient
+from .layers import Convolution, Dropout, SoftmaxWithLoss
+from ._params_io import ParamsFile
+
+
+class ConvNetBase(ParamsFile):
+    """Subclasses set self.dtype, self.input_dim, self.params, self.layers (a list) and self.param_layers (the
+    layers holding W{i}, b{i}, in key order)."""
+
+    dtype: np.dtype
+    input_dim: tuple
+    layers: list
+    param_layers: list
+
+    def __init__(self):
+        self.last_layer = SoftmaxWithLoss()
+
+    def _input(self, x):
+        """x as an (N, C, H, W) array of the net's dtype, converted once (flat (N, C*H*W) rows are reshaped)."""
+        x = np.asarray(x)
+        if x.ndim == 2 and x.shape[1] == int(np.prod(self.input_dim)):
+            x = x.reshape((x.shape[0],) + tuple(self.input_dim))
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        return x
+
+    def predict(self, x, train_flg=False):
+        """Class scores (N, output_size); train_flg turns Dropout on (DeepConvNet)."""
+        x = self._input(x)
+        for layer in self.layers:
+            x = layer.forward(x, train_flg) if isinstance(layer, Dropout) else layer.forward(x)
+        return x
+
+    def loss(self, x, t):
+        """Training-mode loss (Dropout on, as the book's DeepConvNet.loss)."""
+        return self.last_layer.forward(self.predict(x, train_flg=True), t)
+
+    def accuracy(self, x, t, batch_size=100):
+        """Fraction of x classified as t, predicted batch_size rows at a time. Unlike the book's, a last partial
+        batch counts too (the book drops it but divides by all of N)."""
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        hits = 0
+        for i in range(0, x.shape[0], batch_size):
+            y = self.predict(x[i:i + batch_size], train_flg=False)
+            hits += int(np.sum(np.argmax(y, axis=1) == t[i:i + batch_size]))
+        return hits / x.shape[0]
+
+    def gradient(self, x, t):
+        """Backprop gradients {W1: ..., b1: ..., ...} of loss(x, t); the first layer's input gradient is skipped."""
+        self.loss(x, t)
+        dout = self.last_layer.backward(1)
+        for layer in reversed(self.layers[1:]):
+            dout = layer.backward(dout)
+        first = self.layers[0]
+        first.backward(dout, need_dx=False) if isinstance(first, Convolution) else first.backward(dout)
+        grads = {}
+        for i, layer in enumerate(self.param_layers, start=1):
+            grads[f"W{i}"], grads[f"b{i}"] = layer.dW, layer.db
+        return grads
+
+    def numerical_gradient(self, x, t):
+        """Central-difference gradients of loss(x, t) for every parameter (slow: for tiny nets and checks)."""
+        loss_w = lambda _w: self.loss(x, t)  # noqa: E731
+        return {key: numerical_gradient(loss_w, self.params[key]) for key in self.params}
+
+
+def randn(rng, *shape):
+    return rng.standard_normal(shape) if rng is not None else np.random.randn(*shape)

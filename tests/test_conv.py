@@ -1,0 +1,156 @@
+"""Convolution and max-pooling kernels vs the direct-loop definitions (tests/conv_loops.py), every backend."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import conv_loops as L
+
+# (N, C, H, W, FN, FH, FW, stride, pad): the book's layers in miniature, strides and pads that leave a remainder,
+# non-square filters and images, a 1x1 filter (the C++ path without im2col) and a filter as large as the input.
+GEOMS = [
+    (2, 1, 8, 8, 3, 5, 5, 1, 0),
+    (2, 3, 7, 6, 4, 3, 3, 1, 1),
+    (1, 2, 9, 8, 3, 3, 2, 2, 1),
+    (2, 2, 6, 7, 3, 3, 3, 3, 2),
+    (1, 3, 5, 5, 2, 1, 1, 1, 0),
+    (2, 2, 4, 4, 2, 1, 1, 2, 1),
+    (1, 2, 4, 5, 3, 4, 5, 1, 0),
+    (3, 4, 6, 6, 5, 3, 3, 1, 2),
+]
+TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
+
+
+def _data(rng, dtype, g):
+    n, c, h, w, fn, fh, fw, s, p = g
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((fn, c, fh, fw)).astype(dtype)
+    b = rng.standard_normal(fn).astype(dtype)
+    return x, wt, b
+
+
+@pytest.mark.parametrize("g", GEOMS, ids=[str(g) for g in GEOMS])
+def test_conv_kernels_match_direct_loops(backend, dtype, rng, g):
+    n, c, h, w, fn, fh, fw, s, p = g
+    x, wt, b = _data(rng, dtype, g)
+    out = backend.conv_forward(x, wt, b, stride=s, pad=p)
+    want = L.conv_forward(x, wt, b, s, p)
+    assert out.dtype == dtype and out.shape == want.shape
+    tol = TOL[dtype]
+    np.testing.assert_allclose(out, want, rtol=tol, atol=tol * 10)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx_w, dw_w, db_w = L.conv_backward(dout, x, wt, s, p)
+    dx = backend.conv_backward_data(dout, wt, h, w, stride=s, pad=p)
+    dw, db = backend.conv_backward_weights(dout, x, fh, fw, stride=s, pad=p)
+    assert dx.dtype == dw.dtype == db.dtype == dtype
+    np.testing.assert_allclose(dx, dx_w, rtol=tol, atol=tol * 10)
+    np.testing.assert_allclose(dw, dw_w, rtol=tol, atol=tol * 10)
+    np.testing.assert_allclose(db, db_w, rtol=tol, atol=tol * 10)
+
+
+def test_conv_outputs_are_overwritten_in_place(backend, rng):
+    g = GEOMS[1]
+    x, wt, b = _data(rng, np.float64, g)
+    out = np.full((2, 4, 7, 6), np.nan)
+    r = backend.conv_forward(x, wt, b, stride=1, pad=1, out=out)
+    assert r is out
+    np.testing.assert_allclose(out, L.conv_forward(x, wt, b, 1, 1), rtol=1e-12, atol=1e-12)
+    dw, db = np.full(wt.shape, np.nan), np.full(4, np.nan)
+    r = backend.conv_backward_weights(out, x, 3, 3, stride=1, pad=1, dw=dw, db=db)
+    assert r[0] is dw and r[1] is db and np.isfinite(dw).all() and np.isfinite(db).all()
+    dx = np.full(x.shape, np.nan)
+    assert backend.conv_backward_data(out, wt, 7, 6, stride=1, pad=1, out=dx) is dx and np.isfinite(dx).all()
+
+
+POOLS = [(2, 3, 8, 8, 2, 2, 2, 0), (1, 2, 7, 9, 3, 2, 2, 1), (2, 2, 6, 6, 3, 3, 1, 0), (1, 1, 5, 6, 2, 3, 3, 2),
+         (1, 2, 4, 4, 4, 4, 1, 0)]
+
+
+@pytest.mark.parametrize("g", POOLS, ids=[str(g) for g in POOLS])
+def test_maxpool_matches_direct_loops(backend, dtype, rng, g):
+    n, c, h, w, ph, pw, s, p = g
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    x[0, 0, 0, :2] = x[0, 0, 0, 0]  # a tie: the first maximum in window order wins
+    out, arg = backend.maxpool_forward(x, ph, pw, stride=s, pad=p)
+    want, want_arg = L.maxpool_forward(x, ph, pw, s, p)
+    assert out.dtype == dtype and arg.dtype == np.int32
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(arg, want_arg)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx = backend.maxpool_backward(dout, arg, h, w)
+    np.testing.assert_allclose(dx, L.maxpool_backward(dout, want_arg, h, w), rtol=TOL[dtype], atol=TOL[dtype])
+
+
+def test_maxpool_padding_zero_takes_part(backend):
+    """All-negative input with pad 1: every window holds padding, whose zero is the maximum (argmax -1, no
+    gradient); the first window in order is a padding position too, so this is not the "first element" rule."""
+    x = -np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    out, arg = backend.maxpool_forward(x, 2, 2, stride=2, pad=1)
+    assert out.shape == (1, 1, 2, 2) and (out == 0).all() and (arg == -1).all()
+    np.testing.assert_array_equal(backend.maxpool_backward(np.ones_like(out), arg, 2, 2), np.zeros_like(x))
+    out, arg = backend.maxpool_forward(-x, 2, 2, stride=2, pad=1)
+    np.testing.assert_array_equal(out, -x)
+    np.testing.assert_array_equal(arg, [[[[0, 1], [2, 3]]]])
+
+
+def test_maxpool_nan_wins_like_argmax(backend):
+    x = np.array([[[[1.0, np.nan], [np.nan, 5.0]]]])
+    out, arg = backend.maxpool_forward(x, 2, 2, stride=2)
+    assert np.isnan(out[0, 0, 0, 0]) and arg[0, 0, 0, 0] == 1
+
+
+def test_zero_batch(backend):
+    x, w, b = np.zeros((0, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones(3)
+    assert backend.conv_forward(x, w, b).shape == (0, 3, 3, 3)
+    dw, db = backend.conv_backward_weights(np.zeros((0, 3, 3, 3)), x, 3, 3)
+    np.testing.assert_array_equal(dw, np.zeros_like(w))
+    np.testing.assert_array_equal(db, np.zeros(3))
+    out, arg = backend.maxpool_forward(x, 2, 2, stride=2)
+    assert out.shape == arg.shape == (0, 2, 2, 2)
+
+
+def test_read_only_inputs(backend, dtype, rng):
+    x, wt, b = _data(rng, dtype, GEOMS[1])
+    for a in (x, wt, b):
+        a.flags.writeable = False
+    out = backend.conv_forward(x, wt, b, stride=1, pad=1)
+    out.flags.writeable = False
+    assert backend.conv_backward_data(out, wt, 7, 6, stride=1, pad=1).shape == x.shape
+    assert backend.conv_backward_weights(out, x, 3, 3, stride=1, pad=1)[0].shape == wt.shape
+    p, arg = backend.maxpool_forward(x, 2, 2, stride=2)
+    arg.flags.writeable = False
+    p.flags.writeable = False
+    assert backend.maxpool_backward(p, arg, 7, 6).shape == x.shape
+
+
+@pytest.mark.parametrize("fn,stride", [(3, 1), (40, 2)])
+def test_conv_large_image_in_column_blocks(backend, ref, rng, fn, stride):
+    """An image whose columns exceed the C++ kernels' block size (split into row blocks), with few filters (the
+    transposed forward product) and many (the direct one); oracle: the reference, checked above vs the loops."""
+    x = rng.standard_normal((2, 64, 40, 40))
+    w = rng.standard_normal((fn, 64, 3, 3))
+    b = rng.standard_normal(fn)
+    out = backend.conv_forward(x, w, b, stride=stride, pad=1)
+    np.testing.assert_allclose(out, ref.conv_forward(x, w, b, stride=stride, pad=1), rtol=1e-12, atol=1e-11)
+    dout = rng.standard_normal(out.shape)
+    np.testing.assert_allclose(backend.conv_backward_data(dout, w, 40, 40, stride=stride, pad=1),
+                               ref.conv_backward_data(dout, w, 40, 40, stride=stride, pad=1), rtol=1e-12, atol=1e-11)
+    for got, want in zip(backend.conv_backward_weights(dout, x, 3, 3, stride=stride, pad=1),
+                         ref.conv_backward_weights(dout, x, 3, 3, stride=stride, pad=1)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-10)
+
+
+def test_both_isa_paths_match_direct_loops(isa, rng):
+    """The generic build of conv.cpp/pool.cpp (CPUs without AVX2) and the AVX2 build, each vs the loops."""
+    from pybp import _cpp
+    g = (2, 3, 7, 6, 4, 3, 3, 2, 1)
+    x, wt, b = _data(rng, np.float64, g)
+    dout = rng.standard_normal((2, 4, 4, 3))
+
+    def run():
+        return (_cpp.conv_forward(x, wt, b, 2, 1), _cpp.conv_backward_data(dout, wt, 7, 6, 2, 1),
+                *_cpp.conv_backward_weights(dout, x, 3, 3, 2, 1), *_cpp.maxpool_forward(x, 3, 2, 2, 1))
+    want = (L.conv_forward(x, wt, b, 2, 1), *L.conv_backward(dout, x, wt, 2, 1), *L.maxpool_forward(x, 3, 2, 2, 1))
+    for got in isa.run(run):
+        for a, e in zip(got, want):
+            np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
