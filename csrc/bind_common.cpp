@@ -69,6 +69,16 @@ py::array float_input(const py::handle& obj, const char* fn, const char* name, D
     return require_copy(a, py::array::c_style | py::array::forcecast);
 }
 
+Unary unary_args(const char* fn, const py::handle& x_obj, const py::handle& out_obj, py::ssize_t min_ndim) {
+    Dt dt;
+    py::array x = float_input(x_obj, fn, "x", &dt);
+    if (x.ndim() < min_ndim)
+        raise_value(std::string(fn) + ": x must have at least " + std::to_string(min_ndim) +
+                    (min_ndim == 1 ? " dimension" : " dimensions") + ", got shape " + shape_str(x));
+    py::array out = output_like(out_obj, x, "x", fn);
+    return Unary{std::move(x), std::move(out), dt};  // no default-constructed py::array (each allocates)
+}
+
 py::array require_copy(const py::handle& a, int flags) {
     auto& api = py::detail::npy_api::get();
     PyObject* r = api.PyArray_FromAny_(a.ptr(), nullptr, 0, 0, py::detail::npy_api::NPY_ARRAY_ENSUREARRAY_ | flags,

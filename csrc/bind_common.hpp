@@ -78,6 +78,15 @@ inline py::array output_shaped(const py::handle& out_obj, std::initializer_list<
     return output(out_obj, like, dims.size(), dims.begin(), fn, name, nullptr);
 }
 
+// The arguments of a unary binding fn(x, out=None): x as float_input with at least min_ndim dimensions
+// (ValueError otherwise), then the output "out" of x's shape and dtype (out may be x itself). In this order, as
+// _checks.py, so the first error is the same under every backend.
+struct Unary {
+    py::array x, out;
+    Dt dt;
+};
+Unary unary_args(const char* fn, const py::handle& x_obj, const py::handle& out_obj, py::ssize_t min_ndim = 0);
+
 // A read-only 2-D operand passed to a strided kernel: element strides when aligned and itemsize-divisible
 // (transposed, sliced and negative-stride views need no copy), else an explicit C-contiguous copy.
 struct Strided2D {

@@ -9,17 +9,14 @@ namespace pybp::bind {
 namespace {
 
 py::tuple relu_forward(const py::handle& x_obj, const py::handle& out_obj) {
-    const char* fn = "relu_forward";
-    Dt dt;
-    py::array x = float_input(x_obj, fn, "x", &dt);
-    py::array out = output_like(out_obj, x, "x", fn);
-    py::array mask(py::dtype::of<bool>(), std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
-    const auto n = static_cast<std::size_t>(x.size());
-    with_dtype(dt, [&](auto tag) {
+    Unary a = unary_args("relu_forward", x_obj, out_obj);
+    py::array mask(py::dtype::of<bool>(), std::vector<py::ssize_t>(a.x.shape(), a.x.shape() + a.x.ndim()));
+    const auto n = static_cast<std::size_t>(a.x.size());
+    with_dtype(a.dt, [&](auto tag) {
         using T = decltype(tag);
-        call_nogil(pybp::relu_forward<T>, ptr<T>(out), ptr<unsigned char>(mask), cptr<T>(x), n);
+        call_nogil(pybp::relu_forward<T>, ptr<T>(a.out), ptr<unsigned char>(mask), cptr<T>(a.x), n);
     });
-    return py::make_tuple(out, mask);
+    return py::make_tuple(a.out, mask);
 }
 
 py::array relu_backward(const py::handle& dout_obj, const py::handle& mask_obj, const py::handle& out_obj) {
@@ -41,16 +38,13 @@ py::array relu_backward(const py::handle& dout_obj, const py::handle& mask_obj, 
 }
 
 py::array sigmoid_forward(const py::handle& x_obj, const py::handle& out_obj) {
-    const char* fn = "sigmoid_forward";
-    Dt dt;
-    py::array x = float_input(x_obj, fn, "x", &dt);
-    py::array out = output_like(out_obj, x, "x", fn);
-    const auto n = static_cast<std::size_t>(x.size());
-    with_dtype(dt, [&](auto tag) {
+    Unary a = unary_args("sigmoid_forward", x_obj, out_obj);
+    const auto n = static_cast<std::size_t>(a.x.size());
+    with_dtype(a.dt, [&](auto tag) {
         using T = decltype(tag);
-        call_nogil(pybp::sigmoid_forward<T>, ptr<T>(out), cptr<T>(x), n);
+        call_nogil(pybp::sigmoid_forward<T>, ptr<T>(a.out), cptr<T>(a.x), n);
     });
-    return out;
+    return a.out;
 }
 
 py::array sigmoid_backward(const py::handle& dout_obj, const py::handle& y_obj, const py::handle& out_obj) {

@@ -12,18 +12,14 @@ namespace pybp::bind {
 namespace {
 
 py::array softmax(const py::handle& x_obj, const py::handle& out_obj) {
-    const char* fn = "softmax";
-    Dt dt;
-    py::array x = float_input(x_obj, fn, "x", &dt);
-    if (x.ndim() < 1) raise_value(std::string(fn) + ": x must have at least 1 dimension, got shape " + shape_str(x));
-    py::array out = output_like(out_obj, x, "x", fn);
-    const auto c = static_cast<std::size_t>(x.shape(x.ndim() - 1));
-    const std::size_t rows = c ? static_cast<std::size_t>(x.size()) / c : 0;
-    with_dtype(dt, [&](auto tag) {
+    Unary a = unary_args("softmax", x_obj, out_obj, 1);
+    const auto c = static_cast<std::size_t>(a.x.shape(a.x.ndim() - 1));
+    const std::size_t rows = c ? static_cast<std::size_t>(a.x.size()) / c : 0;
+    with_dtype(a.dt, [&](auto tag) {
         using T = decltype(tag);
-        call_nogil(pybp::softmax<T>, ptr<T>(out), cptr<T>(x), rows, c);
+        call_nogil(pybp::softmax<T>, ptr<T>(a.out), cptr<T>(a.x), rows, c);
     });
-    return out;
+    return a.out;
 }
 
 // Labels for logits x (N, C), as _checks.labels: index labels (any integer dtype, (N,), range-checked) come back

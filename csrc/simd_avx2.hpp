@@ -7,13 +7,44 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <limits>
 
 namespace pybp {
 namespace simd {
 
 template <class T> struct Vec;
 
-template <> struct Vec<float> {
+template <class T> struct Reg;  // the 256-bit register of T (a trait: __m256 as a template argument warns)
+template <> struct Reg<float> { using V = __m256; };
+template <> struct Reg<double> { using V = __m256d; };
+
+// The integer lanes of Vec<T> (T's bits in same-width lanes: 32-bit for float, 64-bit for double), shared by both
+// specialisations. pow2(n) = 2^n for n in T's normal exponent range, built directly in the exponent field:
+// (n + bias) << mantissa bits (IEEE 754: 127 and 23 for float, 1023 and 52 for double).
+template <class T> struct IntLanes {
+    using V = typename Reg<T>::V;
+    using I = __m256i;
+    static constexpr bool f32 = sizeof(T) == 4;
+    static I bits(V v) {
+        if constexpr (f32) return _mm256_castps_si256(v);
+        else return _mm256_castpd_si256(v);
+    }
+    static V from_bits(I i) {
+        if constexpr (f32) return _mm256_castsi256_ps(i);
+        else return _mm256_castsi256_pd(i);
+    }
+    static I isub(I a, I b) {
+        if constexpr (f32) return _mm256_sub_epi32(a, b);
+        else return _mm256_sub_epi64(a, b);
+    }
+    static V pow2(I n) {
+        constexpr int bias = std::numeric_limits<T>::max_exponent - 1, mant = std::numeric_limits<T>::digits - 1;
+        if constexpr (f32) return from_bits(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(bias)), mant));
+        else return from_bits(_mm256_slli_epi64(_mm256_add_epi64(n, _mm256_set1_epi64x(bias)), mant));
+    }
+};
+
+template <> struct Vec<float> : IntLanes<float> {
     using V = __m256;
     static constexpr int L = 8;
     static V zero() { return _mm256_setzero_ps(); }
@@ -37,12 +68,6 @@ template <> struct Vec<float> {
     static V select(V mask, V a, V b) { return _mm256_blendv_ps(b, a, mask); }   // mask ? a : b per lane
     static bool none(V mask) { return _mm256_testz_ps(mask, mask); }
     static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
-    // Integer lanes: the bits of a float, 32-bit arithmetic, 2^n from n (exponent field of n + 127).
-    using I = __m256i;
-    static I bits(V v) { return _mm256_castps_si256(v); }
-    static V from_bits(I i) { return _mm256_castsi256_ps(i); }
-    static I isub(I a, I b) { return _mm256_sub_epi32(a, b); }
-    static V pow2(I n) { return from_bits(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23)); }
     static float hsum(V v) {
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -66,7 +91,7 @@ template <> struct Vec<float> {
     }
 };
 
-template <> struct Vec<double> {
+template <> struct Vec<double> : IntLanes<double> {
     using V = __m256d;
     static constexpr int L = 4;
     static V zero() { return _mm256_setzero_pd(); }
@@ -91,11 +116,6 @@ template <> struct Vec<double> {
     static bool none(V mask) { return _mm256_testz_pd(mask, mask); }
     static V floor(V a) { return _mm256_floor_pd(a); }
     static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
-    using I = __m256i;
-    static I bits(V v) { return _mm256_castpd_si256(v); }
-    static V from_bits(I i) { return _mm256_castsi256_pd(i); }
-    static I isub(I a, I b) { return _mm256_sub_epi64(a, b); }
-    static V pow2(I n) { return from_bits(_mm256_slli_epi64(_mm256_add_epi64(n, _mm256_set1_epi64x(1023)), 52)); }
     static double hsum(V v) {
         __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
         return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));

@@ -36,60 +36,78 @@ def _assert_one_line_error(r, *needles):
     assert r.stdout == ""
 
 
-USAGE_ERRORS = [
-    (["train", "--batch", "0"], ["--batch", ">= 1", "'0'"]),
-    (["train", "--batch", "-5"], ["--batch", ">= 1"]),
-    (["train", "--threads", "-1"], ["--threads", "1..256"]),
-    (["train", "--threads", "0"], ["--threads", "1..256"]),
-    (["gradcheck", "--rows", "0"], ["--rows", "1..60000"]),
-    (["gradcheck", "--seed", "-1"], ["--seed", ">= 0"]),
-    (["train", "--lr", "-1"], ["--lr", "> 0"]),
-    (["train", "--lr", "nan"], ["--lr", "> 0", "nan"]),
-    (["train", "--lr", "inf"], ["--lr", "finite"]),
-    (["train", "--iters", "-3"], ["--iters", ">= 1"]),
-    (["train", "--hidden", "0"], ["--hidden", ">= 1"]),
-    (["train", "--hidden", "5", "5"], ["--hidden", "two-layer", "multi-layer"]),
-    (["train", "--epochs", "0"], ["--epochs", "> 0"]),
-    (["train", "--epochs", "2", "--iters", "5"], ["--epochs", "--iters"]),
-    (["train", "--limit", "0"], ["--limit", "1..60000"]),
-    (["train", "--test-limit", "10001"], ["--test-limit", "1..10000"]),
-    (["train", "--eval-samples", "0"], ["--eval-samples", ">= 1"]),
-    (["train", "--activation", "sigmoid"], ["--activation", "multi-layer"]),
-    (["train", "--save", "/nonexistent/dir/w.npz"], ["--save", "/nonexistent/dir", "does not exist"]),
-    (["train", "--plot", "/nonexistent/dir/c.png"], ["--plot", "/nonexistent/dir", "does not exist"]),
-    (["train", "--plot", "curves.xyz"], ["--plot", ".xyz", "png"]),
-    (["train", "--backend", "nosuch"], ["--backend", "invalid choice"]),
-    (["plot-optimizers", "/nonexistent/x.png"], ["OUT", "/nonexistent", "does not exist"]),
-    (["bench", "--threads", "0"], ["pybp bench", "--threads", "1..256"]),
-    (["bench", "--backends", "numpy"], ["--backends", "numpy"]),
-    (["bench", "--json", "/nonexistent/r.json"], ["--json", "/nonexistent"]),
-    (["nosuch"], ["pybp", "invalid choice"]),
-    # pybp tune: refused before Dask starts (no cluster, no data, no results file)
-    (["tune", "--trials", "0"], ["pybp tune", "--trials", ">= 1", "'0'"]),
-    (["tune", "--epochs", "0"], ["--epochs", ">= 1"]),
-    (["tune", "--limit", "0"], ["--limit", "1..60000"]),
-    (["tune", "--limit", "60001"], ["--limit", "1..60000"]),
-    (["tune", "--full", "--limit", "100"], ["--limit", "--full"]),
-    (["tune", "--val-rate", "1"], ["--val-rate", "> 0 and < 1", "'1'"]),
-    (["tune", "--val-rate", "0"], ["--val-rate", "> 0 and < 1"]),
-    (["tune", "--val-rate", "nan"], ["--val-rate", "> 0 and < 1", "nan"]),
-    (["tune", "--limit", "4", "--val-rate", "0.2"], ["--val-rate", "--limit", "0 for validation"]),
-    (["tune", "--hidden", "100", "0"], ["--hidden", ">= 1"]),
-    (["tune", "--batch", "0"], ["--batch", ">= 1"]),
-    (["tune", "--lr", "0", "1e-2"], ["--lr", "finite number > 0", "'0'"]),
-    (["tune", "--lr", "1e-2", "1e-6"], ["--lr", "LOW must be <= HIGH", "0.01 1e-06"]),
-    (["tune", "--lr", "1e-3"], ["--lr", "2 arguments"]),
-    (["tune", "--weight-decay", "1e-8", "inf"], ["--weight-decay", "finite"]),
-    (["tune", "--weight-decay", "1e-4", "1e-8"], ["--weight-decay", "LOW must be <= HIGH"]),
-    (["tune", "--workers", "0"], ["--workers", ">= 1"]),
-    (["tune", "--workers", "2", "--scheduler", "tcp://h:8786"], ["--scheduler", "--workers"]),
-    (["tune", "--top", "0"], ["--top", ">= 1"]),
-    (["tune", "--seed", "-1"], ["--seed", ">= 0"]),
-    (["tune", "--backend", "nosuch"], ["--backend", "invalid choice"]),
-    (["tune", "--out", "/nonexistent/dir/r.jsonl"], ["--out", "/nonexistent/dir", "does not exist"]),
-    (["tune", "--plot", "/nonexistent/dir/b.png"], ["--plot", "/nonexistent/dir", "does not exist"]),
-    (["tune", "--plot", "best.xyz"], ["--plot", ".xyz", "png"]),
-]
+# One case a line: "COMMAND ARGS | NEEDLE | ...". The one error line must hold each NEEDLE and the first --option
+# of ARGS (it names the flag at fault). Lines starting with "#" are comments.
+_USAGE_TABLE = """
+train --batch 0                           | >= 1 | '0'
+train --batch -5                          | >= 1
+train --threads -1                        | 1..256
+train --threads 0                         | 1..256
+train --lr -1                             | > 0
+train --lr nan                            | > 0 | nan
+train --lr inf                            | finite
+train --iters -3                          | >= 1
+train --hidden 0                          | >= 1
+train --hidden 5 5                        | two-layer | multi-layer
+train --epochs 0                          | > 0
+train --epochs 2 --iters 5                | --iters
+train --limit 0                           | 1..60000
+train --test-limit 10001                  | 1..10000
+train --eval-samples 0                    | >= 1
+train --activation sigmoid                | multi-layer
+train --save /nonexistent/dir/w.npz       | /nonexistent/dir | does not exist
+train --plot /nonexistent/dir/c.png       | /nonexistent/dir | does not exist
+train --plot curves.xyz                   | .xyz | png
+train --backend nosuch                    | invalid choice
+gradcheck --rows 0                        | 1..60000
+gradcheck --seed -1                       | >= 0
+plot-optimizers /nonexistent/x.png        | OUT | /nonexistent | does not exist
+bench --threads 0                         | pybp bench | 1..256
+bench --backends numpy                    | numpy
+bench --json /nonexistent/r.json          | /nonexistent
+nosuch                                    | pybp | invalid choice
+# pybp tune: refused before Dask starts (no cluster, no data, no results file)
+tune --trials 0                           | pybp tune | >= 1 | '0'
+tune --epochs 0                           | >= 1
+tune --limit 0                            | 1..60000
+tune --limit 60001                        | 1..60000
+tune --full --limit 100                   | --limit
+tune --val-rate 1                         | > 0 and < 1 | '1'
+tune --val-rate 0                         | > 0 and < 1
+tune --val-rate nan                       | > 0 and < 1 | nan
+tune --limit 4 --val-rate 0.2             | --val-rate | 0 for validation
+tune --hidden 100 0                       | >= 1
+tune --batch 0                            | >= 1
+tune --lr 0 1e-2                          | finite number > 0 | '0'
+tune --lr 1e-2 1e-6                       | LOW must be <= HIGH | 0.01 1e-06
+tune --lr 1e-3                            | 2 arguments
+tune --weight-decay 1e-8 inf              | finite
+tune --weight-decay 1e-4 1e-8             | LOW must be <= HIGH
+tune --workers 0                          | >= 1
+tune --workers 2 --scheduler tcp://h:8786 | --scheduler
+tune --top 0                              | >= 1
+tune --seed -1                            | >= 0
+tune --backend nosuch                     | invalid choice
+tune --out /nonexistent/dir/r.jsonl       | /nonexistent/dir | does not exist
+tune --plot /nonexistent/dir/b.png        | /nonexistent/dir | does not exist
+tune --plot best.xyz                      | .xyz | png
+"""
+
+
+def _usage_cases(table):
+    cases = []
+    for line in table.strip().splitlines():
+        if line.startswith("#"):
+            continue
+        argv, *needles = [cell.strip() for cell in line.split("|")]
+        assert argv and all(needles), line  # an empty cell would check nothing
+        argv = argv.split()
+        flag = next((a for a in argv if a.startswith("--")), None)
+        cases.append((argv, [flag, *needles] if flag else needles))
+    return cases
+
+
+USAGE_ERRORS = _usage_cases(_USAGE_TABLE)
 
 
 @pytest.mark.parametrize("args,needles", USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
