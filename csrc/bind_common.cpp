@@ -147,6 +147,11 @@ void require_no_overlap(const py::array& a, const char* an, const py::array& b, 
     if (shares) raise_value(std::string(fn) + ": " + an + " must not overlap " + bn);
 }
 
+void require_no_overlap(const py::array& a, const char* an,
+                        std::initializer_list<std::pair<const py::array*, const char*>> others, const char* fn) {
+    for (const auto& [b, bn] : others) require_no_overlap(a, an, *b, bn, fn);
+}
+
 // A new C-contiguous array of like's dtype and the given shape, through NumPy's C API: py::array(dtype, shape)
 // builds shape and stride vectors and passes explicit strides that NumPy then re-checks, which made allocating
 // the two outputs of a 100x10 softmax-CE call ~0.17 us (a third of its overhead) slower.

@@ -60,6 +60,9 @@ void require_no_partial_overlap(const py::array& a, const char* an, const py::ar
                                 const char* fn);
 // a and b must not share memory (as _checks.no_overlap).
 void require_no_overlap(const py::array& a, const char* an, const py::array& b, const char* bn, const char* fn);
+// The same for a against each of `others` in order (the first overlap found is the one reported).
+void require_no_overlap(const py::array& a, const char* an,
+                        std::initializer_list<std::pair<const py::array*, const char*>> others, const char* fn);
 
 // The output `name` of fn (as _checks.output): a new C-contiguous array of like's dtype and the given shape when
 // out_obj is None, else the caller's array validated (float, like's dtype, the shape, writeable, C-contiguous).

@@ -91,9 +91,7 @@ py::array conv_forward(const py::handle& x_obj, const py::handle& w_obj, const p
         raise_value(std::string(fn) + ": shape mismatch: w " + shape_str(w) + " and b " + shape_str(b));
     const Window o = window_out(fn, x.shape(2), x.shape(3), w.shape(2), w.shape(3), stride, pad);
     py::array out = output_shaped(out_obj, {x.shape(0), w.shape(0), o.oh, o.ow}, x, fn);
-    require_no_overlap(out, "out", x, "x", fn);
-    require_no_overlap(out, "out", w, "w", fn);
-    require_no_overlap(out, "out", b, "b", fn);
+    require_no_overlap(out, "out", {{&x, "x"}, {&w, "w"}, {&b, "b"}}, fn);
     with_dtype(dt, [&](auto tag) {
         using T = decltype(tag);
         call_nogil(pybp::conv_forward<T>, ptr<T>(out), cptr<T>(x), cptr<T>(w), cptr<T>(b), sz(x.shape(0)),
@@ -117,8 +115,7 @@ py::array conv_backward_data(const py::handle& dout_obj, const py::handle& w_obj
         raise_value(std::string(fn) + ": shape mismatch: dout " + shape_str(dout) + ", expected " +
                     tuple_str({dout.shape(0), w.shape(0), o.oh, o.ow}) + " for input " + tuple_str({in_h, in_w}));
     py::array out = output_shaped(out_obj, {dout.shape(0), w.shape(1), in_h, in_w}, dout, fn);
-    require_no_overlap(out, "out", dout, "dout", fn);
-    require_no_overlap(out, "out", w, "w", fn);
+    require_no_overlap(out, "out", {{&dout, "dout"}, {&w, "w"}}, fn);
     with_dtype(dt, [&](auto tag) {
         using T = decltype(tag);
         call_nogil(pybp::conv_backward_data<T>, ptr<T>(out), cptr<T>(dout), cptr<T>(w), sz(dout.shape(0)),
@@ -140,12 +137,9 @@ py::tuple conv_backward_weights(const py::handle& dout_obj, const py::handle& x_
         raise_value(std::string(fn) + ": shape mismatch: dout " + shape_str(dout) + ", expected " +
                     tuple_str({x.shape(0), dout.shape(1), o.oh, o.ow}) + " for x " + shape_str(x));
     py::array dw = output_shaped(dw_obj, {dout.shape(1), x.shape(1), fh, fw}, x, fn, "dw");
-    require_no_overlap(dw, "dw", dout, "dout", fn);
-    require_no_overlap(dw, "dw", x, "x", fn);
+    require_no_overlap(dw, "dw", {{&dout, "dout"}, {&x, "x"}}, fn);
     py::array db = output_shaped(db_obj, {dout.shape(1)}, x, fn, "db");
-    require_no_overlap(db, "db", dout, "dout", fn);
-    require_no_overlap(db, "db", x, "x", fn);
-    require_no_overlap(db, "db", dw, "dw", fn);
+    require_no_overlap(db, "db", {{&dout, "dout"}, {&x, "x"}, {&dw, "dw"}}, fn);
     with_dtype(dt, [&](auto tag) {
         using T = decltype(tag);
         call_nogil(pybp::conv_backward_weights<T>, ptr<T>(dw), ptr<T>(db), cptr<T>(dout), cptr<T>(x),
@@ -200,8 +194,7 @@ py::array maxpool_backward(const py::handle& dout_obj, const py::handle& argmax_
                         " out of range [-1, " + std::to_string(in_h * in_w) + ")");
     }
     py::array out = output_shaped(out_obj, {dout.shape(0), dout.shape(1), in_h, in_w}, dout, fn);
-    require_no_overlap(out, "out", dout, "dout", fn);
-    require_no_overlap(out, "out", argmax, "argmax", fn);
+    require_no_overlap(out, "out", {{&dout, "dout"}, {&argmax, "argmax"}}, fn);
     with_dtype(dt, [&](auto tag) {
         using T = decltype(tag);
         call_nogil(pybp::maxpool_backward<T>, ptr<T>(out), cptr<T>(dout), ap, sz(dout.shape(0)),

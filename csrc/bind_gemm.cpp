@@ -31,8 +31,7 @@ py::array gemm(const py::handle& a_obj, const py::handle& b_obj, const py::handl
         raise_value(std::string(fn) + ": beta=" + py::repr(py::float_(beta)).cast<std::string>() +
                     " needs an input c");
     py::array c = output_shaped(c_obj, {m, n}, a, fn, "c");
-    require_no_overlap(c, "c", a, "a", fn);
-    require_no_overlap(c, "c", b, "b", fn);
+    require_no_overlap(c, "c", {{&a, "a"}, {&b, "b"}}, fn);
     Strided2D sa = strided_2d(a), sb = strided_2d(b);
     std::ptrdiff_t rsa = sa.rs, csa = sa.cs, rsb = sb.rs, csb = sb.cs;
     if (trans_a) std::swap(rsa, csa);
@@ -88,9 +87,7 @@ py::array affine_forward(const py::handle& x_obj, const py::handle& w_obj, const
         raise_value(std::string(fn) + ": shape mismatch: w " + shape_str(w) + " and b " + shape_str(b));
     const py::ssize_t n = x.shape(0), k = x.shape(1), m = w.shape(1);
     py::array out = output_shaped(out_obj, {n, m}, x, fn);
-    require_no_overlap(out, "out", x, "x", fn);
-    require_no_overlap(out, "out", w, "w", fn);
-    require_no_overlap(out, "out", b, "b", fn);
+    require_no_overlap(out, "out", {{&x, "x"}, {&w, "w"}, {&b, "b"}}, fn);
     with_dtype(dt, [&](auto tag) {
         using T = decltype(tag);
         call_nogil(pybp::affine_forward<T>, ptr<T>(out), cptr<T>(x), cptr<T>(w), cptr<T>(b),

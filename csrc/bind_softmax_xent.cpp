@@ -88,12 +88,10 @@ py::tuple softmax_cross_entropy(const py::handle& x_obj, const py::handle& t_obj
     // Arrays allocated here overlap nothing; only caller-given outputs are checked.
     const bool y_given = !y_obj.is_none(), dx_given = !dx_obj.is_none();
     if (y_given) {
-        require_no_overlap(y, "y", x, "x", fn);
-        require_no_overlap(y, "y", t_orig, "t", fn);
+        require_no_overlap(y, "y", {{&x, "x"}, {&t_orig, "t"}}, fn);
     }
     if (dx_given) {
-        require_no_overlap(dx, "dx", x, "x", fn);
-        require_no_overlap(dx, "dx", t_orig, "t", fn);
+        require_no_overlap(dx, "dx", {{&x, "x"}, {&t_orig, "t"}}, fn);
     }
     if (y_given && dx_given) require_no_overlap(y, "y", dx, "dx", fn);
     const auto n = static_cast<std::size_t>(x.shape(0)), c = static_cast<std::size_t>(x.shape(1));

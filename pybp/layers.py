@@ -227,7 +227,24 @@ class BatchNormalization:
         return dx.reshape(*self.input_shape)
 
 
-class Convolution:
+class _Windowed:
+    """What Convolution and Pooling share: stride, pad and the input x kept for backward (NCHW)."""
+
+    def __init__(self, stride, pad):
+        self.stride = stride
+        self.pad = pad
+        self.x = None
+
+    def _keep(self, x):
+        self.x = x
+        return x
+
+    def _in_hw(self):
+        _forward_ran(self, self.x)
+        return self.x.shape[2], self.x.shape[3]
+
+
+class Convolution(_Windowed):
     """Convolution (book ch. 7) on NCHW input: W (FN, C, FH, FW) and b (FN,) are the caller's arrays, held by
     reference (optimizers update them). forward(x) -> (N, FN, OH, OW), OH = (H + 2*pad - FH) // stride + 1.
 
@@ -235,45 +252,41 @@ class Convolution:
     never build the whole batch's column matrix."""
 
     def __init__(self, W, b, stride=1, pad=0):
+        super().__init__(stride, pad)
         self.W = W
         self.b = b
-        self.stride = stride
-        self.pad = pad
-        self.x = None
         self.dW = None
         self.db = None
 
     def forward(self, x):
-        self.x = x
-        return K.conv_forward(x, self.W, self.b, self.stride, self.pad)
+        return K.conv_forward(self._keep(x), self.W, self.b, self.stride, self.pad)
 
     def backward(self, dout, need_dx=True):
         """Sets dW and db and returns dx (None when need_dx is False: a network's first layer)."""
+        in_h, in_w = self._in_hw()
         _, _, fh, fw = self.W.shape
         self.dW, self.db = K.conv_backward_weights(dout, self.x, fh, fw, self.stride, self.pad)
         if not need_dx:
             return None
-        return K.conv_backward_data(dout, self.W, self.x.shape[2], self.x.shape[3], self.stride, self.pad)
+        return K.conv_backward_data(dout, self.W, in_h, in_w, self.stride, self.pad)
 
 
-class Pooling:
+class Pooling(_Windowed):
     """Max pooling (book ch. 7) over pool_h x pool_w windows; the book's defaults (stride=1, pad=0; its nets pass
     stride=2). Padding takes part as zeros and the first maximum of a window wins, as in the book; unlike the
     book's, the output size counts the padding (the book's Pooling ignores pad there and fails for pad > 0).
     `arg_max` (int32, the output's shape) holds each maximum's index h*W + w in its input plane (-1: padding)."""
 
     def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        super().__init__(stride, pad)
         self.pool_h = pool_h
         self.pool_w = pool_w
-        self.stride = stride
-        self.pad = pad
-        self.x = None
         self.arg_max = None
 
     def forward(self, x):
-        self.x = x
-        out, self.arg_max = K.maxpool_forward(x, self.pool_h, self.pool_w, self.stride, self.pad)
+        out, self.arg_max = K.maxpool_forward(self._keep(x), self.pool_h, self.pool_w, self.stride, self.pad)
         return out
 
     def backward(self, dout):
-        return K.maxpool_backward(dout, self.arg_max, self.x.shape[2], self.x.shape[3])
+        in_h, in_w = self._in_hw()
+        return K.maxpool_backward(dout, self.arg_max, in_h, in_w)

@@ -147,8 +147,11 @@ def test_functions_match_book_definitions():
 
 @pytest.mark.parametrize("make", [lambda: pybp.Affine(np.ones((3, 2)), np.zeros(2)), pybp.SoftmaxWithLoss,
                                   pybp.Relu, pybp.Sigmoid, pybp.Dropout, pybp.MulLayer,
-                                  lambda: pybp.BatchNormalization(np.ones(2), np.zeros(2))],
-                         ids=["Affine", "SoftmaxWithLoss", "Relu", "Sigmoid", "Dropout", "MulLayer", "BatchNorm"])
+                                  lambda: pybp.BatchNormalization(np.ones(2), np.zeros(2)),
+                                  lambda: pybp.layers.Convolution(np.ones((2, 1, 2, 2)), np.zeros(2)),
+                                  lambda: pybp.layers.Pooling(2, 2, stride=2)],
+                         ids=["Affine", "SoftmaxWithLoss", "Relu", "Sigmoid", "Dropout", "MulLayer", "BatchNorm",
+                              "Convolution", "Pooling"])
 def test_backward_before_forward_says_so(backend, make):
     layer = make()
     args = () if isinstance(layer, pybp.SoftmaxWithLoss) else (np.ones((4, 2)),)
