@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "kernels.hpp"
 
@@ -55,6 +56,7 @@ Pair conv_pair(const py::handle& a_obj, const char* an, const py::handle& b_obj,
     return {a, b, dt};
 }
 
+// Plain structs, not structured bindings: lambdas cannot capture those before C++20 (Clang rejects it).
 struct StridePad {
     long long stride, pad;
 };
@@ -84,7 +86,8 @@ py::array conv_forward(const py::handle& x_obj, const py::handle& w_obj, const p
     py::array b = conv_operand(b_obj, fn, "b", 1, &dtb);
     require_same_dtype(x, "x", w, "w", fn);
     require_same_dtype(x, "x", b, "b", fn);
-    const auto [stride, pad] = stride_pad(stride_obj, pad_obj, fn);
+    const StridePad sp = stride_pad(stride_obj, pad_obj, fn);
+    const long long stride = sp.stride, pad = sp.pad;
     if (x.shape(1) != w.shape(1))
         raise_value(std::string(fn) + ": channel mismatch: x " + shape_str(x) + " and w " + shape_str(w));
     if (b.shape(0) != w.shape(0))
@@ -105,9 +108,12 @@ py::array conv_backward_data(const py::handle& dout_obj, const py::handle& w_obj
                              const py::handle& in_w_obj, const py::handle& stride_obj, const py::handle& pad_obj,
                              const py::handle& out_obj) {
     const char* fn = "conv_backward_data";
-    auto [dout, w, dt] = conv_pair(dout_obj, "dout", w_obj, "w", fn);
+    Pair in = conv_pair(dout_obj, "dout", w_obj, "w", fn);
+    py::array dout = std::move(in.a), w = std::move(in.b);
+    const Dt dt = in.dt;
     const long long in_h = int_param(in_h_obj, fn, "in_h", 0), in_w = int_param(in_w_obj, fn, "in_w", 0);
-    const auto [stride, pad] = stride_pad(stride_obj, pad_obj, fn);
+    const StridePad sp = stride_pad(stride_obj, pad_obj, fn);
+    const long long stride = sp.stride, pad = sp.pad;
     if (dout.shape(1) != w.shape(0))
         raise_value(std::string(fn) + ": channel mismatch: dout " + shape_str(dout) + " and w " + shape_str(w));
     const Window o = window_out(fn, in_h, in_w, w.shape(2), w.shape(3), stride, pad);
@@ -129,9 +135,12 @@ py::tuple conv_backward_weights(const py::handle& dout_obj, const py::handle& x_
                                 const py::handle& fw_obj, const py::handle& stride_obj, const py::handle& pad_obj,
                                 const py::handle& dw_obj, const py::handle& db_obj) {
     const char* fn = "conv_backward_weights";
-    auto [dout, x, dt] = conv_pair(dout_obj, "dout", x_obj, "x", fn);
+    Pair in = conv_pair(dout_obj, "dout", x_obj, "x", fn);
+    py::array dout = std::move(in.a), x = std::move(in.b);
+    const Dt dt = in.dt;
     const long long fh = int_param(fh_obj, fn, "filter_h", 1), fw = int_param(fw_obj, fn, "filter_w", 1);
-    const auto [stride, pad] = stride_pad(stride_obj, pad_obj, fn);
+    const StridePad sp = stride_pad(stride_obj, pad_obj, fn);
+    const long long stride = sp.stride, pad = sp.pad;
     const Window o = window_out(fn, x.shape(2), x.shape(3), fh, fw, stride, pad);
     if (dout.shape(0) != x.shape(0) || dout.shape(2) != o.oh || dout.shape(3) != o.ow)
         raise_value(std::string(fn) + ": shape mismatch: dout " + shape_str(dout) + ", expected " +
@@ -155,7 +164,8 @@ py::tuple maxpool_forward(const py::handle& x_obj, const py::handle& ph_obj, con
     Dt dt;
     py::array x = conv_operand(x_obj, fn, "x", 4, &dt);
     const long long ph = int_param(ph_obj, fn, "pool_h", 1), pw = int_param(pw_obj, fn, "pool_w", 1);
-    const auto [stride, pad] = stride_pad(stride_obj, pad_obj, fn);
+    const StridePad sp = stride_pad(stride_obj, pad_obj, fn);
+    const long long stride = sp.stride, pad = sp.pad;
     const Window o = window_out(fn, x.shape(2), x.shape(3), ph, pw, stride, pad, "pool window");
     py::array out = output_shaped(out_obj, {x.shape(0), x.shape(1), o.oh, o.ow}, x, fn);
     require_no_overlap(out, "out", x, "x", fn);

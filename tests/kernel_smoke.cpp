@@ -9,6 +9,7 @@
 
 #include "cpu.hpp"
 #include "kernels.hpp"
+#include "threads.hpp"
 
 namespace {
 
