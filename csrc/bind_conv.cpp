@@ -43,25 +43,39 @@ py::array conv_operand(const py::handle& obj, const char* fn, const char* name, 
     return a;
 }
 
-// Two 4-D float operands of one dtype, validated in _checks._floats' order.
-struct Pair {
-    py::array a, b;
-    Dt dt;
-};
-Pair conv_pair(const py::handle& a_obj, const char* an, const py::handle& b_obj, const char* bn, const char* fn) {
+// Two 4-D float operands of one dtype into a and b, validated in _checks._floats' order; returns the dtype.
+// (Out-parameters, not a struct unpacked by structured bindings: lambdas cannot capture those before C++20.)
+Dt conv_pair(py::array& a, py::array& b, const py::handle& a_obj, const char* an, const py::handle& b_obj,
+             const char* bn, const char* fn) {
     Dt dt, dtb;
-    py::array a = conv_operand(a_obj, fn, an, 4, &dt);
-    py::array b = conv_operand(b_obj, fn, bn, 4, &dtb);
+    a = conv_operand(a_obj, fn, an, 4, &dt);
+    b = conv_operand(b_obj, fn, bn, 4, &dtb);
     require_same_dtype(a, an, b, bn, fn);
-    return {a, b, dt};
+    return dt;
 }
 
-// Plain structs, not structured bindings: lambdas cannot capture those before C++20 (Clang rejects it).
-struct StridePad {
-    long long stride, pad;
+void stride_pad(long long& stride, long long& pad, const py::handle& stride_obj, const py::handle& pad_obj,
+                const char* fn) {
+    stride = int_param(stride_obj, fn, "stride", 1);
+    pad = int_param(pad_obj, fn, "pad", 0);
+}
+
+// The two backward convolutions' arguments, in _checks' order: dout and a second 4-D operand b of its dtype, two
+// sizes (each >= size_min), stride, pad; v = {size0, size1, stride, pad}.
+struct BackwardArgs {
+    py::array dout, b;
+    Dt dt;
+    long long v[4];
 };
-StridePad stride_pad(const py::handle& stride_obj, const py::handle& pad_obj, const char* fn) {
-    return {int_param(stride_obj, fn, "stride", 1), int_param(pad_obj, fn, "pad", 0)};
+BackwardArgs backward_args(const char* fn, const py::handle& dout_obj, const py::handle& b_obj, const char* bn,
+                           const py::handle& s0_obj, const char* s0, const py::handle& s1_obj, const char* s1,
+                           long long size_min, const py::handle& stride_obj, const py::handle& pad_obj) {
+    BackwardArgs a;
+    a.dt = conv_pair(a.dout, a.b, dout_obj, "dout", b_obj, bn, fn);
+    a.v[0] = int_param(s0_obj, fn, s0, size_min);
+    a.v[1] = int_param(s1_obj, fn, s1, size_min);
+    stride_pad(a.v[2], a.v[3], stride_obj, pad_obj, fn);
+    return a;
 }
 
 struct Window {
@@ -86,8 +100,8 @@ py::array conv_forward(const py::handle& x_obj, const py::handle& w_obj, const p
     py::array b = conv_operand(b_obj, fn, "b", 1, &dtb);
     require_same_dtype(x, "x", w, "w", fn);
     require_same_dtype(x, "x", b, "b", fn);
-    const StridePad sp = stride_pad(stride_obj, pad_obj, fn);
-    const long long stride = sp.stride, pad = sp.pad;
+    long long stride, pad;
+    stride_pad(stride, pad, stride_obj, pad_obj, fn);
     if (x.shape(1) != w.shape(1))
         raise_value(std::string(fn) + ": channel mismatch: x " + shape_str(x) + " and w " + shape_str(w));
     if (b.shape(0) != w.shape(0))
@@ -108,12 +122,10 @@ py::array conv_backward_data(const py::handle& dout_obj, const py::handle& w_obj
                              const py::handle& in_w_obj, const py::handle& stride_obj, const py::handle& pad_obj,
                              const py::handle& out_obj) {
     const char* fn = "conv_backward_data";
-    Pair in = conv_pair(dout_obj, "dout", w_obj, "w", fn);
-    py::array dout = std::move(in.a), w = std::move(in.b);
-    const Dt dt = in.dt;
-    const long long in_h = int_param(in_h_obj, fn, "in_h", 0), in_w = int_param(in_w_obj, fn, "in_w", 0);
-    const StridePad sp = stride_pad(stride_obj, pad_obj, fn);
-    const long long stride = sp.stride, pad = sp.pad;
+    BackwardArgs a = backward_args(fn, dout_obj, w_obj, "w", in_h_obj, "in_h", in_w_obj, "in_w", 0, stride_obj,
+                                   pad_obj);
+    py::array &dout = a.dout, &w = a.b;
+    const long long in_h = a.v[0], in_w = a.v[1], stride = a.v[2], pad = a.v[3];
     if (dout.shape(1) != w.shape(0))
         raise_value(std::string(fn) + ": channel mismatch: dout " + shape_str(dout) + " and w " + shape_str(w));
     const Window o = window_out(fn, in_h, in_w, w.shape(2), w.shape(3), stride, pad);
@@ -122,7 +134,7 @@ py::array conv_backward_data(const py::handle& dout_obj, const py::handle& w_obj
                     tuple_str({dout.shape(0), w.shape(0), o.oh, o.ow}) + " for input " + tuple_str({in_h, in_w}));
     py::array out = output_shaped(out_obj, {dout.shape(0), w.shape(1), in_h, in_w}, dout, fn);
     require_no_overlap(out, "out", {{&dout, "dout"}, {&w, "w"}}, fn);
-    with_dtype(dt, [&](auto tag) {
+    with_dtype(a.dt, [&](auto tag) {
         using T = decltype(tag);
         call_nogil(pybp::conv_backward_data<T>, ptr<T>(out), cptr<T>(dout), cptr<T>(w), sz(dout.shape(0)),
                    sz(w.shape(1)), sz(in_h), sz(in_w), sz(w.shape(0)), sz(w.shape(2)), sz(w.shape(3)), sz(stride),
@@ -135,12 +147,10 @@ py::tuple conv_backward_weights(const py::handle& dout_obj, const py::handle& x_
                                 const py::handle& fw_obj, const py::handle& stride_obj, const py::handle& pad_obj,
                                 const py::handle& dw_obj, const py::handle& db_obj) {
     const char* fn = "conv_backward_weights";
-    Pair in = conv_pair(dout_obj, "dout", x_obj, "x", fn);
-    py::array dout = std::move(in.a), x = std::move(in.b);
-    const Dt dt = in.dt;
-    const long long fh = int_param(fh_obj, fn, "filter_h", 1), fw = int_param(fw_obj, fn, "filter_w", 1);
-    const StridePad sp = stride_pad(stride_obj, pad_obj, fn);
-    const long long stride = sp.stride, pad = sp.pad;
+    BackwardArgs a = backward_args(fn, dout_obj, x_obj, "x", fh_obj, "filter_h", fw_obj, "filter_w", 1, stride_obj,
+                                   pad_obj);
+    py::array &dout = a.dout, &x = a.b;
+    const long long fh = a.v[0], fw = a.v[1], stride = a.v[2], pad = a.v[3];
     const Window o = window_out(fn, x.shape(2), x.shape(3), fh, fw, stride, pad);
     if (dout.shape(0) != x.shape(0) || dout.shape(2) != o.oh || dout.shape(3) != o.ow)
         raise_value(std::string(fn) + ": shape mismatch: dout " + shape_str(dout) + ", expected " +
@@ -149,7 +159,7 @@ py::tuple conv_backward_weights(const py::handle& dout_obj, const py::handle& x_
     require_no_overlap(dw, "dw", {{&dout, "dout"}, {&x, "x"}}, fn);
     py::array db = output_shaped(db_obj, {dout.shape(1)}, x, fn, "db");
     require_no_overlap(db, "db", {{&dout, "dout"}, {&x, "x"}, {&dw, "dw"}}, fn);
-    with_dtype(dt, [&](auto tag) {
+    with_dtype(a.dt, [&](auto tag) {
         using T = decltype(tag);
         call_nogil(pybp::conv_backward_weights<T>, ptr<T>(dw), ptr<T>(db), cptr<T>(dout), cptr<T>(x),
                    sz(x.shape(0)), sz(x.shape(1)), sz(x.shape(2)), sz(x.shape(3)), sz(dout.shape(1)), sz(fh), sz(fw),
@@ -164,8 +174,8 @@ py::tuple maxpool_forward(const py::handle& x_obj, const py::handle& ph_obj, con
     Dt dt;
     py::array x = conv_operand(x_obj, fn, "x", 4, &dt);
     const long long ph = int_param(ph_obj, fn, "pool_h", 1), pw = int_param(pw_obj, fn, "pool_w", 1);
-    const StridePad sp = stride_pad(stride_obj, pad_obj, fn);
-    const long long stride = sp.stride, pad = sp.pad;
+    long long stride, pad;
+    stride_pad(stride, pad, stride_obj, pad_obj, fn);
     const Window o = window_out(fn, x.shape(2), x.shape(3), ph, pw, stride, pad, "pool window");
     py::array out = output_shaped(out_obj, {x.shape(0), x.shape(1), o.oh, o.ow}, x, fn);
     require_no_overlap(out, "out", x, "x", fn);
