@@ -38,14 +38,24 @@ def initial_filters(w1_shape, seed):
     return None
 
 
-def plot_filters(weights_path, out, seed=0):
-    """The book's Figure 7-24: the first layer's filters (channel 0, grey scale) before and after training.
-    'Before' is the initialisation that training with --seed `seed` starts from. Returns `out`."""
+def read_filters(weights_path):
+    """The first convolution's filters W1 (4-D) from weights saved by `pybp train --save`, read once."""
+    try:
+        with np.load(weights_path, allow_pickle=False) as f:
+            after = f["W1"] if "W1" in f.files else None
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as e:
+        raise ValueError(f"WEIGHTS {weights_path}: not a weights file saved by pybp train --save ({e})") from None
+    if after is None or after.ndim != 4:
+        raise ValueError(f"plot-filters: {weights_path} has no 4-D W1 (first convolution's filters)")
+    return after
+
+
+def plot_filters(after, out, seed=0):
+    """The book's Figure 7-24: the first layer's filters `after` (channel 0, grey scale) before and after
+    training. 'Before' is the initialisation that training with --seed `seed` starts from. Returns `out`."""
     from .plot import _plt
-    with np.load(weights_path, allow_pickle=False) as f:
-        if "W1" not in f.files or f["W1"].ndim != 4:
-            raise ValueError(f"plot-filters: {weights_path} has no 4-D W1 (first convolution's filters)")
-        after = f["W1"]
     before = initial_filters(after.shape, seed)
     rows = [("after training", after)] if before is None else [("before training", before),
                                                                  ("after training", after)]
@@ -81,15 +91,11 @@ def run_plot_filters(args) -> int:
     from .cli import image_output
     out = image_output("OUT", args.out)
     try:
-        with np.load(args.weights, allow_pickle=False):
-            pass
+        after = read_filters(args.weights)
     except FileNotFoundError:
         raise CliError(f"WEIGHTS {args.weights}: no such file") from None
-    except (OSError, ValueError) as e:
-        raise CliError(f"WEIGHTS {args.weights}: not a weights file saved by pybp train --save ({e})") from None
-    try:
-        write_output("OUT", out, lambda tmp: plot_filters(args.weights, tmp, args.seed))
     except ValueError as e:
         raise CliError(str(e)) from None
+    write_output("OUT", out, lambda tmp: plot_filters(after, tmp, args.seed))
     print(f"wrote {out}")
     return 0
