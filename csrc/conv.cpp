@@ -6,8 +6,8 @@
 //   forward, few filters   out^T (Pc x FN) = col^T @ W^T, transposed into out_n with the bias: the GEMM reads
 //                          the column block in place (no packing); 1.2-1.4x the other order for FN <= 32, K >= 64
 //   forward, otherwise     out_n (FN x Pc) = W @ col + b, straight into NCHW
-//   weight gradient        dW^T (K x FN) += col @ dout_n^T over all images and chunks (col read in place),
-//                          transposed into dW once at the end; 1.1-1.5x dout @ col^T
+//   weight gradient        [dW^T; db^T] ((K+1) x FN) += [col; ones] @ dout_n^T over all images and chunks (col
+//                          read in place), transposed into dW and db once at the end; 1.1-1.5x dout @ col^T
 //   input gradient         dcol (K x Pc) = W^T @ dout_n, then col2im adds it onto dx_n
 // A 1x1 filter with stride 1 and no padding uses the image itself as its column block.
 // Threads: none of its own; the GEMM splits products large enough to pay for it (see gemm.cpp).
@@ -117,18 +117,20 @@ void col2im_add(T* dx, const T* dcol, idx ldc, const Geom& g, idx oh0, idx oh1) 
 }
 
 // Calls f(p0, pc, col, ldc) for each column block of image x: output positions [p0, p0 + pc) (whole rows), col
-// the block's K x pc columns with row stride ldc (the image itself for an identity filter).
+// the block's K x pc columns with row stride ldc (the image itself for an identity filter). ones_row: col gets
+// a (K+1)-th row of ones (always a copy), so that a product with it also sums the other operand's rows.
 template <class T, class F>
-void for_each_col_block(const T* x, const Geom& g, std::vector<T>& buf, F&& f) {
-    const idx rows = g.chunk_rows<T>(), P = g.positions();
+void for_each_col_block(const T* x, const Geom& g, std::vector<T>& buf, F&& f, bool ones_row = false) {
+    const idx rows = g.chunk_rows<T>(), P = g.positions(), K = g.taps();
     for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
         const idx oh1 = std::min(g.oh, oh0 + rows), p0 = oh0 * g.ow, pc = (oh1 - oh0) * g.ow;
-        if (g.identity()) {
+        if (g.identity() && !ones_row) {
             f(p0, pc, x + p0, P);
             continue;
         }
-        buf.resize(std::size_t(g.taps() * pc));
+        buf.resize(std::size_t((K + ones_row) * pc));
         im2col(buf.data(), pc, x, g, oh0, oh1);
+        if (ones_row) std::fill(buf.data() + K * pc, buf.data() + (K + 1) * pc, T(1));
         f(p0, pc, static_cast<const T*>(buf.data()), pc);
     }
 }
@@ -241,29 +243,27 @@ void conv_backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t 
                            std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
                            std::size_t pad) {
     const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
-    const idx K = g.taps(), P = g.positions(), F = idx(fn);
-    std::vector<T> col, dwt(std::size_t(K * F), T(0));  // dW^T, accumulated over images and blocks
-    std::fill(db, db + F, T(0));
+    const idx K = g.taps(), P = g.positions(), F = idx(fn), K1 = K + 1;
+    // [dW^T; db^T] ((K+1) x F), accumulated over images and blocks: the column blocks carry a row of ones, so the
+    // product's last row sums dout (a serial running sum per filter cost a quarter of SimpleConvNet's kernel)
+    std::vector<T> col, dwt(std::size_t(K1 * F), T(0));
     for (idx im = 0; im < idx(n); ++im) {
         const T* di = dout + im * F * P;
         for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx p0, idx pc, const T* cb, idx ldc) {
 #ifdef PYBP_ISA_IS_avx2
             if (K <= kSmallTaps) {
-                dw_small(dwt.data(), F, cb, ldc, di + p0, P, K, pc);
+                dw_small(dwt.data(), F, cb, ldc, di + p0, P, K1, pc);
                 return;
             }
 #endif
-            gemm<T>(dwt.data(), F, cb, ldc, 1, di + p0, 1, P, std::size_t(K), std::size_t(F), std::size_t(pc), T(1),
-                    T(1));
-        });
-        for (idx f = 0; f < F; ++f) {
-            T s = T(0);
-            for (idx p = 0; p < P; ++p) s += di[f * P + p];
-            db[f] += s;
-        }
+            gemm<T>(dwt.data(), F, cb, ldc, 1, di + p0, 1, P, std::size_t(K1), std::size_t(F), std::size_t(pc),
+                    T(1), T(1));
+        }, /*ones_row=*/true);
     }
-    for (idx f = 0; f < F; ++f)
+    for (idx f = 0; f < F; ++f) {
         for (idx k = 0; k < K; ++k) dw[f * K + k] = dwt[std::size_t(k * F + f)];
+        db[f] = dwt[std::size_t(K * F + f)];
+    }
 }
 
 }  // namespace PYBP_ISA_NS
