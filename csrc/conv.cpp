@@ -194,6 +194,14 @@ void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std
     const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
     const idx K = g.taps(), P = g.positions(), F = idx(fn);
     const bool transposed = F <= 32 && K >= 64;
+    // Otherwise [W | b] (F x (K+1)) against column blocks with a row of ones: the product adds the bias itself, no
+    // pass filling out with it first and no read of out in the product (0.86-0.93x the time for K = 25 and 9; the
+    // transposed path adds b in its transposition, and its GEMM lost 3-6% with K + 1 = 145 or 289)
+    std::vector<T> wb(transposed ? 0 : std::size_t(F * (K + 1)));
+    for (idx f = 0; f < F && !transposed; ++f) {
+        std::copy(w + f * K, w + (f + 1) * K, wb.begin() + f * (K + 1));
+        wb[std::size_t(f * (K + 1) + K)] = b[f];
+    }
     std::vector<T> col, ct(transposed ? std::size_t(g.chunk_rows<T>() * g.ow * F) : 0);
     for (idx im = 0; im < idx(n); ++im) {
         T* oi = out + im * F * P;
@@ -207,9 +215,9 @@ void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std
                 }
                 return;
             }
-            for (idx f = 0; f < F; ++f) std::fill(oi + f * P + p0, oi + f * P + p0 + pc, b[f]);
-            gemm<T>(oi + p0, P, w, K, 1, cb, ldc, 1, std::size_t(F), std::size_t(pc), std::size_t(K), T(1), T(1));
-        });
+            gemm<T>(oi + p0, P, wb.data(), K + 1, 1, cb, ldc, 1, std::size_t(F), std::size_t(pc),
+                    std::size_t(K + 1), T(1), T(0));
+        }, /*ones_row=*/!transposed);
     }
 }
 
