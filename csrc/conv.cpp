@@ -5,13 +5,16 @@
 // order is fastest was measured per DeepConvNet/SimpleConvNet layer shape (bench/bench_conv.py):
 //   forward, few filters   out^T (Pc x FN) = col^T @ W^T, transposed into out_n with the bias: the GEMM reads
 //                          the column block in place (no packing); 1.2-1.4x the other order for FN <= 32, K >= 64
-//   forward, otherwise     out_n (FN x Pc) = W @ col + b, straight into NCHW
+//   forward, K <= 32       out_n (FN x Pc) = b + W @ col as register tiles reading col in place (vector builds;
+//                          0.56-0.78x the GEMM's time for DeepConvNet's K = 9 and SimpleConvNet's 25)
+//   forward, otherwise     out_n (FN x Pc) = [W | b] @ [col; ones], straight into NCHW
 //   weight gradient        [dW^T; db^T] ((K+1) x FN) += [col; ones] @ dout_n^T over all images and chunks (col
 //                          read in place), transposed into dW and db once at the end; 1.1-1.5x dout @ col^T
 //   input gradient         dcol (K x Pc) = W^T @ dout_n, then col2im adds it onto dx_n
 // A 1x1 filter with stride 1 and no padding uses the image itself as its column block.
 // Threads: none of its own; the GEMM splits products large enough to pay for it (see gemm.cpp).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -146,15 +149,25 @@ template <int KB, int FB, class T>
 void dw_tile(T* dwt, idx F, const T* cb, idx ldc, const T* d, idx P, idx pc) {
     using V = simd::Vec<T>;
     typename V::V acc[KB][FB];
-    for (int i = 0; i < KB; ++i)
+    // PYBP_UNROLL on every fixed-count loop: unrolled early, the arrays live in registers (else GCC kept acc on the
+    // stack, a store per FMA)
+    PYBP_UNROLL(4)
+    for (int i = 0; i < KB; ++i) {
+        PYBP_UNROLL(4)
         for (int j = 0; j < FB; ++j) acc[i][j] = V::zero();
+    }
     idx p = 0;
     for (; p + V::L <= pc; p += V::L) {
         typename V::V a[KB], b[FB];
+        PYBP_UNROLL(4)
         for (int i = 0; i < KB; ++i) a[i] = V::load(cb + i * ldc + p);
+        PYBP_UNROLL(4)
         for (int j = 0; j < FB; ++j) b[j] = V::load(d + j * P + p);
-        for (int i = 0; i < KB; ++i)
+        PYBP_UNROLL(4)
+        for (int i = 0; i < KB; ++i) {
+            PYBP_UNROLL(4)
             for (int j = 0; j < FB; ++j) acc[i][j] = V::fma(a[i], b[j], acc[i][j]);
+        }
     }
     for (int i = 0; i < KB; ++i)
         for (int j = 0; j < FB; ++j) {
@@ -183,6 +196,68 @@ void dw_small(T* dwt, idx F, const T* cb, idx ldc, const T* d, idx P, idx K, idx
         default: break;
     }
 }
+
+// Forward for few taps (K <= kSmallTaps): out (F x pc, row stride P) = b + W @ cb as register tiles of FB filters x
+// PV vectors of positions, reading cb in place and writing out once (the GEMM packs the column block per image and
+// fills out with the bias first: 32-62% of peak on these shapes). Positions outermost, so a group's columns stay
+// in L1 across the filter tiles. Adds b first, then the taps in order, one FMA each.
+template <int FB, int PV, class T>
+void fwd_tile(T* o, idx P, const T* w, idx K, const T* b, const T* cb, idx ldc) {
+    using V = simd::Vec<T>;
+    typename V::V acc[FB][PV];
+    PYBP_UNROLL(4)
+    for (int i = 0; i < FB; ++i) {
+        PYBP_UNROLL(4)
+        for (int v = 0; v < PV; ++v) acc[i][v] = V::set1(b[i]);
+    }
+    for (idx k = 0; k < K; ++k) {
+        typename V::V c[PV];
+        PYBP_UNROLL(4)
+        for (int v = 0; v < PV; ++v) c[v] = V::load(cb + k * ldc + v * V::L);
+        PYBP_UNROLL(4)
+        for (int i = 0; i < FB; ++i) {
+            const typename V::V wv = V::bcast(w + i * K + k);
+            PYBP_UNROLL(4)
+            for (int v = 0; v < PV; ++v) acc[i][v] = V::fma(wv, c[v], acc[i][v]);
+        }
+    }
+    PYBP_UNROLL(4)
+    for (int i = 0; i < FB; ++i) {
+        PYBP_UNROLL(4)
+        for (int v = 0; v < PV; ++v) V::store(o + i * P + v * V::L, acc[i][v]);
+    }
+}
+
+template <int PV, class T>
+void fwd_group(T* o, idx P, const T* w, idx K, const T* b, idx F, const T* cb, idx ldc) {
+    idx f = 0;
+    for (; f + 4 <= F; f += 4) fwd_tile<4, PV>(o + f * P, P, w + f * K, K, b + f, cb, ldc);
+    switch (F - f) {
+        case 3: fwd_tile<3, PV>(o + f * P, P, w + f * K, K, b + f, cb, ldc); break;
+        case 2: fwd_tile<2, PV>(o + f * P, P, w + f * K, K, b + f, cb, ldc); break;
+        case 1: fwd_tile<1, PV>(o + f * P, P, w + f * K, K, b + f, cb, ldc); break;
+        default: break;
+    }
+}
+
+// out (F x pc at o, row stride P) of one column block with K <= kSmallTaps.
+template <class T>
+void fwd_small(T* o, idx P, const T* w, idx K, const T* b, idx F, const T* cb, idx ldc, idx pc) {
+    using V = simd::Vec<T>;
+    idx p = 0;
+    for (; p + 3 * V::L <= pc; p += 3 * V::L) fwd_group<3>(o + p, P, w, K, b, F, cb + p, ldc);
+    for (; p + V::L <= pc; p += V::L) fwd_group<1>(o + p, P, w, K, b, F, cb + p, ldc);
+    for (; p < pc; ++p)
+        for (idx f = 0; f < F; ++f) {
+            T s = b[f];
+            for (idx k = 0; k < K; ++k) s = std::fma(w[f * K + k], cb[k * ldc + p], s);
+            o[f * P + p] = s;
+        }
+}
+#else
+constexpr idx kSmallTaps = -1;  // no register-tile paths in this build: every product goes to the GEMM
+template <class T>
+void fwd_small(T*, idx, const T*, idx, const T*, idx, const T*, idx, idx) {}
 #endif
 
 }  // namespace
@@ -193,12 +268,13 @@ void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std
                   std::size_t pad) {
     const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
     const idx K = g.taps(), P = g.positions(), F = idx(fn);
-    const bool transposed = F <= 32 && K >= 64;
+    const bool small = K <= kSmallTaps;  // register tiles reading the column blocks in place (fwd_small)
+    const bool transposed = !small && F <= 32 && K >= 64;
     // Otherwise [W | b] (F x (K+1)) against column blocks with a row of ones: the product adds the bias itself, no
     // pass filling out with it first and no read of out in the product (0.86-0.93x the time for K = 25 and 9; the
     // transposed path adds b in its transposition, and its GEMM lost 3-6% with K + 1 = 145 or 289)
-    std::vector<T> wb(transposed ? 0 : std::size_t(F * (K + 1)));
-    for (idx f = 0; f < F && !transposed; ++f) {
+    std::vector<T> wb(transposed || small ? 0 : std::size_t(F * (K + 1)));
+    for (idx f = 0; f < F && !transposed && !small; ++f) {
         std::copy(w + f * K, w + (f + 1) * K, wb.begin() + f * (K + 1));
         wb[std::size_t(f * (K + 1) + K)] = b[f];
     }
@@ -215,9 +291,13 @@ void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std
                 }
                 return;
             }
+            if (small) {
+                fwd_small(oi + p0, P, w, K, b, F, cb, ldc, pc);
+                return;
+            }
             gemm<T>(oi + p0, P, wb.data(), K + 1, 1, cb, ldc, 1, std::size_t(F), std::size_t(pc),
                     std::size_t(K + 1), T(1), T(0));
-        }, /*ones_row=*/!transposed);
+        }, /*ones_row=*/!transposed && !small);
     }
 }
 

@@ -17,6 +17,11 @@ GEOMS = [
     (2, 2, 4, 4, 2, 1, 1, 2, 1),
     (1, 2, 4, 5, 3, 4, 5, 1, 0),
     (3, 4, 6, 6, 5, 3, 3, 1, 2),
+    # few taps (C++ register tiles of 4 filters x 1 or 3 vectors, then scalar positions): 7 = 4 + 3 filters and
+    # 132 positions; 6 = 4 + 2 filters; 5 = 4 + 1 filters, stride 2, 25 positions
+    (2, 1, 12, 11, 7, 3, 3, 1, 1),
+    (1, 2, 10, 10, 6, 2, 3, 1, 0),
+    (1, 1, 9, 9, 5, 3, 3, 2, 1),
 ]
 TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
