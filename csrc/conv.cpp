@@ -5,13 +5,16 @@
 // order is fastest was measured per DeepConvNet/SimpleConvNet layer shape (bench/bench_conv.py):
 //   forward, few filters   out^T (Pc x FN) = col^T @ W^T, transposed into out_n with the bias: the GEMM reads
 //                          the column block in place (no packing); 1.2-1.4x the other order for FN <= 32, K >= 64
-//   forward, otherwise     out_n (FN x Pc) = W @ col + b, straight into NCHW
-//   weight gradient        dW^T (K x FN) += col @ dout_n^T over all images and chunks (col read in place),
-//                          transposed into dW once at the end; 1.1-1.5x dout @ col^T
+//   forward, K <= 32       out_n (FN x Pc) = b + W @ col as register tiles reading col in place (vector builds;
+//                          0.56-0.78x the GEMM's time for DeepConvNet's K = 9 and SimpleConvNet's 25)
+//   forward, otherwise     out_n (FN x Pc) = [W | b] @ [col; ones], straight into NCHW
+//   weight gradient        [dW^T; db^T] ((K+1) x FN) += [col; ones] @ dout_n^T over all images and chunks (col
+//                          read in place), transposed into dW and db once at the end; 1.1-1.5x dout @ col^T
 //   input gradient         dcol (K x Pc) = W^T @ dout_n, then col2im adds it onto dx_n
 // A 1x1 filter with stride 1 and no padding uses the image itself as its column block.
 // Threads: none of its own; the GEMM splits products large enough to pay for it (see gemm.cpp).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -117,18 +120,20 @@ void col2im_add(T* dx, const T* dcol, idx ldc, const Geom& g, idx oh0, idx oh1) 
 }
 
 // Calls f(p0, pc, col, ldc) for each column block of image x: output positions [p0, p0 + pc) (whole rows), col
-// the block's K x pc columns with row stride ldc (the image itself for an identity filter).
+// the block's K x pc columns with row stride ldc (the image itself for an identity filter). ones_row: col gets
+// a (K+1)-th row of ones (always a copy), so that a product with it also sums the other operand's rows.
 template <class T, class F>
-void for_each_col_block(const T* x, const Geom& g, std::vector<T>& buf, F&& f) {
-    const idx rows = g.chunk_rows<T>(), P = g.positions();
+void for_each_col_block(const T* x, const Geom& g, std::vector<T>& buf, F&& f, bool ones_row = false) {
+    const idx rows = g.chunk_rows<T>(), P = g.positions(), K = g.taps();
     for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
         const idx oh1 = std::min(g.oh, oh0 + rows), p0 = oh0 * g.ow, pc = (oh1 - oh0) * g.ow;
-        if (g.identity()) {
+        if (g.identity() && !ones_row) {
             f(p0, pc, x + p0, P);
             continue;
         }
-        buf.resize(std::size_t(g.taps() * pc));
+        buf.resize(std::size_t((K + ones_row) * pc));
         im2col(buf.data(), pc, x, g, oh0, oh1);
+        if (ones_row) std::fill(buf.data() + K * pc, buf.data() + (K + 1) * pc, T(1));
         f(p0, pc, static_cast<const T*>(buf.data()), pc);
     }
 }
@@ -181,6 +186,69 @@ void dw_small(T* dwt, idx F, const T* cb, idx ldc, const T* d, idx P, idx K, idx
         default: break;
     }
 }
+
+// Forward for few taps (K <= kSmallTaps): out (F x pc, row stride P) = b + W @ cb as register tiles of FB filters x
+// PV vectors of positions, reading cb in place and writing out once (the GEMM packs the column block per image and
+// fills out with the bias first: 32-62% of peak on these shapes). Positions outermost, so a group's columns stay
+// in L1 across the filter tiles. Adds b first, then the taps in order, one FMA each.
+template <int FB, int PV, class T>
+void fwd_tile(T* o, idx P, const T* w, idx K, const T* b, const T* cb, idx ldc) {
+    using V = simd::Vec<T>;
+    typename V::V acc[FB][PV];
+    // PYBP_UNROLL on each fixed-count loop: without it GCC kept acc on the stack, a store per FMA (1.5x the time)
+    PYBP_UNROLL(4)
+    for (int i = 0; i < FB; ++i) {
+        PYBP_UNROLL(4)
+        for (int v = 0; v < PV; ++v) acc[i][v] = V::set1(b[i]);
+    }
+    for (idx k = 0; k < K; ++k) {
+        typename V::V c[PV];
+        PYBP_UNROLL(4)
+        for (int v = 0; v < PV; ++v) c[v] = V::load(cb + k * ldc + v * V::L);
+        PYBP_UNROLL(4)
+        for (int i = 0; i < FB; ++i) {
+            const typename V::V wv = V::bcast(w + i * K + k);
+            PYBP_UNROLL(4)
+            for (int v = 0; v < PV; ++v) acc[i][v] = V::fma(wv, c[v], acc[i][v]);
+        }
+    }
+    PYBP_UNROLL(4)
+    for (int i = 0; i < FB; ++i) {
+        PYBP_UNROLL(4)
+        for (int v = 0; v < PV; ++v) V::store(o + i * P + v * V::L, acc[i][v]);
+    }
+}
+
+template <int PV, class T>
+void fwd_group(T* o, idx P, const T* w, idx K, const T* b, idx F, const T* cb, idx ldc) {
+    idx f = 0;
+    for (; f + 4 <= F; f += 4) fwd_tile<4, PV>(o + f * P, P, w + f * K, K, b + f, cb, ldc);
+    switch (F - f) {
+        case 3: fwd_tile<3, PV>(o + f * P, P, w + f * K, K, b + f, cb, ldc); break;
+        case 2: fwd_tile<2, PV>(o + f * P, P, w + f * K, K, b + f, cb, ldc); break;
+        case 1: fwd_tile<1, PV>(o + f * P, P, w + f * K, K, b + f, cb, ldc); break;
+        default: break;
+    }
+}
+
+// out (F x pc at o, row stride P) of one column block with K <= kSmallTaps.
+template <class T>
+void fwd_small(T* o, idx P, const T* w, idx K, const T* b, idx F, const T* cb, idx ldc, idx pc) {
+    using V = simd::Vec<T>;
+    idx p = 0;
+    for (; p + 3 * V::L <= pc; p += 3 * V::L) fwd_group<3>(o + p, P, w, K, b, F, cb + p, ldc);
+    for (; p + V::L <= pc; p += V::L) fwd_group<1>(o + p, P, w, K, b, F, cb + p, ldc);
+    for (; p < pc; ++p)
+        for (idx f = 0; f < F; ++f) {
+            T s = b[f];
+            for (idx k = 0; k < K; ++k) s = std::fma(w[f * K + k], cb[k * ldc + p], s);
+            o[f * P + p] = s;
+        }
+}
+#else
+constexpr idx kSmallTaps = -1;  // no register-tile paths in this build: every product goes to the GEMM
+template <class T>
+void fwd_small(T*, idx, const T*, idx, const T*, idx, const T*, idx, idx) {}
 #endif
 
 }  // namespace
@@ -191,7 +259,16 @@ void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std
                   std::size_t pad) {
     const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
     const idx K = g.taps(), P = g.positions(), F = idx(fn);
-    const bool transposed = F <= 32 && K >= 64;
+    const bool small = K <= kSmallTaps;  // register tiles reading the column blocks in place (fwd_small)
+    const bool transposed = !small && F <= 32 && K >= 64;
+    // Otherwise [W | b] (F x (K+1)) against column blocks with a row of ones: the product adds the bias itself, no
+    // pass filling out with it first and no read of out in the product (0.86-0.93x the time for K = 25 and 9; the
+    // transposed path adds b in its transposition, and its GEMM lost 3-6% with K + 1 = 145 or 289)
+    std::vector<T> wb(transposed || small ? 0 : std::size_t(F * (K + 1)));
+    for (idx f = 0; f < F && !transposed && !small; ++f) {
+        std::copy(w + f * K, w + (f + 1) * K, wb.begin() + f * (K + 1));
+        wb[std::size_t(f * (K + 1) + K)] = b[f];
+    }
     std::vector<T> col, ct(transposed ? std::size_t(g.chunk_rows<T>() * g.ow * F) : 0);
     for (idx im = 0; im < idx(n); ++im) {
         T* oi = out + im * F * P;
@@ -205,9 +282,13 @@ void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std
                 }
                 return;
             }
-            for (idx f = 0; f < F; ++f) std::fill(oi + f * P + p0, oi + f * P + p0 + pc, b[f]);
-            gemm<T>(oi + p0, P, w, K, 1, cb, ldc, 1, std::size_t(F), std::size_t(pc), std::size_t(K), T(1), T(1));
-        });
+            if (small) {
+                fwd_small(oi + p0, P, w, K, b, F, cb, ldc, pc);
+                return;
+            }
+            gemm<T>(oi + p0, P, wb.data(), K + 1, 1, cb, ldc, 1, std::size_t(F), std::size_t(pc),
+                    std::size_t(K + 1), T(1), T(0));
+        }, /*ones_row=*/!transposed && !small);
     }
 }
 
@@ -241,29 +322,27 @@ void conv_backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t 
                            std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
                            std::size_t pad) {
     const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
-    const idx K = g.taps(), P = g.positions(), F = idx(fn);
-    std::vector<T> col, dwt(std::size_t(K * F), T(0));  // dW^T, accumulated over images and blocks
-    std::fill(db, db + F, T(0));
+    const idx K = g.taps(), P = g.positions(), F = idx(fn), K1 = K + 1;
+    // [dW^T; db^T] ((K+1) x F), accumulated over images and blocks: the column blocks carry a row of ones, so the
+    // product's last row sums dout (a serial running sum per filter cost a quarter of SimpleConvNet's kernel)
+    std::vector<T> col, dwt(std::size_t(K1 * F), T(0));
     for (idx im = 0; im < idx(n); ++im) {
         const T* di = dout + im * F * P;
         for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx p0, idx pc, const T* cb, idx ldc) {
 #ifdef PYBP_ISA_IS_avx2
             if (K <= kSmallTaps) {
-                dw_small(dwt.data(), F, cb, ldc, di + p0, P, K, pc);
+                dw_small(dwt.data(), F, cb, ldc, di + p0, P, K1, pc);
                 return;
             }
 #endif
-            gemm<T>(dwt.data(), F, cb, ldc, 1, di + p0, 1, P, std::size_t(K), std::size_t(F), std::size_t(pc), T(1),
-                    T(1));
-        });
-        for (idx f = 0; f < F; ++f) {
-            T s = T(0);
-            for (idx p = 0; p < P; ++p) s += di[f * P + p];
-            db[f] += s;
-        }
+            gemm<T>(dwt.data(), F, cb, ldc, 1, di + p0, 1, P, std::size_t(K1), std::size_t(F), std::size_t(pc),
+                    T(1), T(1));
+        }, /*ones_row=*/true);
     }
-    for (idx f = 0; f < F; ++f)
+    for (idx f = 0; f < F; ++f) {
         for (idx k = 0; k < K; ++k) dw[f * K + k] = dwt[std::size_t(k * F + f)];
+        db[f] = dwt[std::size_t(K * F + f)];
+    }
 }
 
 }  // namespace PYBP_ISA_NS

@@ -2,6 +2,7 @@
 // maximum in row-major window order wins (a NaN wins, as with np.argmax). Compiled once per ISA.
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "kernel_family.hpp"
 
@@ -38,6 +39,33 @@ void pool_row_inside(T* o, std::int32_t* a, const T* x, idx W, idx r0, idx OW, i
         }
 }
 
+// The book's 2x2 window with stride 2 and no padding, on a plane of even width W (so OW = W / 2 and no pair of
+// neighbours straddles two rows). Two passes, each a long loop over contiguous data that vectorises: the winner of
+// each horizontal pair of the whole plane (M = rows * W / 2 pairs) into hv/ht (value, 0 = left / 1 = right), then
+// the winner of each vertical pair of those. Taking the first maximum of each pair, then the later pair's winner
+// only if it takes the earlier one's, picks the same element as the row-major scan (NaN rule included).
+template <class T>
+void pool2_plane(T* o, std::int32_t* a, const T* x, idx W, idx OH, T* hv, std::int32_t* ht) {
+    const idx OW = W / 2, M = 2 * OH * OW;
+    for (idx m = 0; m < M; ++m) {
+        const T l = x[2 * m], r = x[2 * m + 1];
+        const bool t = takes(r, l);
+        hv[m] = t ? r : l;
+        ht[m] = t ? 1 : 0;
+    }
+    for (idx oh = 0; oh < OH; ++oh) {
+        const T* tv = hv + 2 * oh * OW;
+        const std::int32_t* tt = ht + 2 * oh * OW;
+        const std::int32_t top = static_cast<std::int32_t>(2 * oh * W), bottom = top + static_cast<std::int32_t>(W);
+        for (idx z = 0; z < OW; ++z) {
+            const T u = tv[z], d = tv[OW + z];
+            const bool t = takes(d, u);
+            o[oh * OW + z] = t ? d : u;
+            a[oh * OW + z] = static_cast<std::int32_t>(2 * z) + (t ? bottom + tt[OW + z] : top + tt[z]);
+        }
+    }
+}
+
 // The general case, one window at a time; padding reads as 0 at index -1.
 template <class T>
 void pool_window(T* o, std::int32_t* a, const T* x, idx H, idx W, idx r0, idx q0, idx PH, idx PW) {
@@ -64,6 +92,14 @@ void maxpool_forward(T* out, std::int32_t* argmax, const T* x, std::size_t n, st
                      std::size_t w, std::size_t ph, std::size_t pw, std::size_t stride, std::size_t pad) {
     const idx H = idx(h), W = idx(w), S = idx(stride), PD = idx(pad), PH = idx(ph), PW = idx(pw);
     const idx OH = (H + 2 * PD - PH) / S + 1, OW = (W + 2 * PD - PW) / S + 1;
+    if (PH == 2 && PW == 2 && S == 2 && PD == 0 && W % 2 == 0) {
+        std::vector<T> hv(std::size_t(OH * W));
+        std::vector<std::int32_t> ht(hv.size());
+        for (idx plane = 0; plane < idx(n * c); ++plane)
+            pool2_plane(out + plane * OH * OW, argmax + plane * OH * OW, x + plane * H * W, W, OH, hv.data(),
+                        ht.data());
+        return;
+    }
     for (idx plane = 0; plane < idx(n * c); ++plane) {
         const T* xp = x + plane * H * W;
         T* op = out + plane * OH * OW;

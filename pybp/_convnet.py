@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .gradient import numerical_gradient
-from .layers import Convolution, Dropout, SoftmaxWithLoss
+from .layers import Affine, Convolution, Dropout, Relu, SoftmaxWithLoss
 from ._params_io import ParamsFile
 
 
@@ -33,8 +33,15 @@ class ConvNetBase(ParamsFile):
     def predict(self, x, train_flg=False):
         """Class scores (N, output_size); train_flg turns Dropout on (DeepConvNet)."""
         x = self._input(x)
+        before = None
         for layer in self.layers:
-            x = layer.forward(x, train_flg) if isinstance(layer, Dropout) else layer.forward(x)
+            if isinstance(layer, Dropout):
+                x = layer.forward(x, train_flg)
+            elif isinstance(layer, Relu) and isinstance(before, (Convolution, Affine)):
+                x = layer.forward(x, out=x)  # in place: a new array that the layer before does not keep
+            else:
+                x = layer.forward(x)
+            before = layer
         return x
 
     def loss(self, x, t):
@@ -57,7 +64,8 @@ class ConvNetBase(ParamsFile):
         self.loss(x, t)
         dout = self.last_layer.backward(1)
         for layer in reversed(self.layers[1:]):
-            dout = layer.backward(dout)
+            # every dout here is a new array that only this loop holds: Relu may overwrite it
+            dout = layer.backward(dout, out=dout) if isinstance(layer, Relu) else layer.backward(dout)
         first = self.layers[0]
         first.backward(dout, need_dx=False) if isinstance(first, Convolution) else first.backward(dout)
         grads = {}

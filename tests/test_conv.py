@@ -17,6 +17,11 @@ GEOMS = [
     (2, 2, 4, 4, 2, 1, 1, 2, 1),
     (1, 2, 4, 5, 3, 4, 5, 1, 0),
     (3, 4, 6, 6, 5, 3, 3, 1, 2),
+    # few taps (C++ register tiles of 4 filters x 1 or 3 vectors, then scalar positions): 7 = 4 + 3 filters and
+    # 132 positions; 6 = 4 + 2 filters; 5 = 4 + 1 filters, stride 2, 25 positions
+    (2, 1, 12, 11, 7, 3, 3, 1, 1),
+    (1, 2, 10, 10, 6, 2, 3, 1, 0),
+    (1, 1, 9, 9, 5, 3, 3, 2, 1),
 ]
 TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
@@ -62,8 +67,10 @@ def test_conv_outputs_are_overwritten_in_place(backend, rng):
     assert backend.conv_backward_data(out, wt, 7, 6, stride=1, pad=1, out=dx) is dx and np.isfinite(dx).all()
 
 
+# The book's 2x2 stride-2 window without padding has its own C++ path for even widths: rows longer than a vector,
+# an odd height (last row unused) and an odd width (the general path) are in the list.
 POOLS = [(2, 3, 8, 8, 2, 2, 2, 0), (1, 2, 7, 9, 3, 2, 2, 1), (2, 2, 6, 6, 3, 3, 1, 0), (1, 1, 5, 6, 2, 3, 3, 2),
-         (1, 2, 4, 4, 4, 4, 1, 0)]
+         (1, 2, 4, 4, 4, 4, 1, 0), (2, 3, 7, 40, 2, 2, 2, 0), (1, 2, 6, 9, 2, 2, 2, 0)]
 
 
 @pytest.mark.parametrize("g", POOLS, ids=[str(g) for g in POOLS])
@@ -97,6 +104,28 @@ def test_maxpool_nan_wins_like_argmax(backend):
     x = np.array([[[[1.0, np.nan], [np.nan, 5.0]]]])
     out, arg = backend.maxpool_forward(x, 2, 2, stride=2)
     assert np.isnan(out[0, 0, 0, 0]) and arg[0, 0, 0, 0] == 1
+
+
+def _argmax_2x2(x):
+    """np.argmax over each 2x2 stride-2 window (first maximum, first NaN wins), as plane index r*W + q."""
+    n, c, h, w = x.shape
+    oh, ow = h // 2, w // 2
+    win = x[:, :, :2 * oh, :2 * ow].reshape(n, c, oh, 2, ow, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, oh, ow, 4)
+    k = np.argmax(win, axis=-1)
+    r, q = 2 * np.arange(oh)[:, None] + k // 2, 2 * np.arange(ow)[None, :] + k % 2
+    return r * w + q
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 10, 36), (1, 2, 9, 18)])
+def test_maxpool_2x2_ties_and_nans_like_argmax(backend, dtype, rng, shape):
+    """Windows full of ties and NaNs (values from {-1, 0, 1, nan}): the winner is np.argmax's, element by element."""
+    x = rng.choice(np.array([-1.0, 0.0, 1.0, np.nan]), size=shape, p=[0.3, 0.3, 0.3, 0.1]).astype(dtype)
+    out, arg = backend.maxpool_forward(x, 2, 2, stride=2)
+    want = _argmax_2x2(x)
+    np.testing.assert_array_equal(arg, want)
+    flat = x.reshape(shape[0], shape[1], -1)
+    np.testing.assert_array_equal(out, np.take_along_axis(flat, want.reshape(shape[0], shape[1], -1), axis=2)
+                                  .reshape(out.shape))
 
 
 def test_zero_batch(backend):
@@ -149,8 +178,10 @@ def test_both_isa_paths_match_direct_loops(isa, rng):
 
     def run():
         return (_cpp.conv_forward(x, wt, b, 2, 1), _cpp.conv_backward_data(dout, wt, 7, 6, 2, 1),
-                *_cpp.conv_backward_weights(dout, x, 3, 3, 2, 1), *_cpp.maxpool_forward(x, 3, 2, 2, 1))
-    want = (L.conv_forward(x, wt, b, 2, 1), *L.conv_backward(dout, x, wt, 2, 1), *L.maxpool_forward(x, 3, 2, 2, 1))
+                *_cpp.conv_backward_weights(dout, x, 3, 3, 2, 1), *_cpp.maxpool_forward(x, 3, 2, 2, 1),
+                *_cpp.maxpool_forward(x, 2, 2, 2, 0))
+    want = (L.conv_forward(x, wt, b, 2, 1), *L.conv_backward(dout, x, wt, 2, 1), *L.maxpool_forward(x, 3, 2, 2, 1),
+            *L.maxpool_forward(x, 2, 2, 2, 0))
     for got in isa.run(run):
         for a, e in zip(got, want):
             np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)

@@ -7,7 +7,7 @@ import pytest
 
 from pybp.deep_convnet import DeepConvNet
 from pybp.gradient import numerical_gradient
-from pybp.layers import Convolution, Dropout, Pooling
+from pybp.layers import Convolution, Dropout, Pooling, Relu
 from pybp.simple_convnet import SimpleConvNet
 
 
@@ -95,6 +95,42 @@ def test_deep_convnet_gradient_matches_numerical_on_sampled_entries(backend, rng
             flat[i] = old
             np.testing.assert_allclose(grads[k].reshape(-1)[i], (up - down) / (2 * h), rtol=1e-4, atol=1e-7,
                                        err_msg=f"{k}[{i}]")
+
+
+def test_relu_out_computes_in_place(backend, rng):
+    x = rng.standard_normal((2, 3, 4, 4))
+    want, relu = Relu().forward(x), Relu()
+    assert relu.forward(x, out=x) is x
+    np.testing.assert_array_equal(x, want)
+    dout = rng.standard_normal(x.shape)
+    want = np.where(relu.mask, 0.0, dout)
+    assert relu.backward(dout, out=dout) is dout
+    np.testing.assert_array_equal(dout, want)
+
+
+@pytest.mark.parametrize("cls", [SimpleConvNet, DeepConvNet])
+def test_nets_in_place_relu_matches_layer_by_layer(backend, rng, cls):
+    """The nets run Relu in place on arrays only they hold; the same layers run one by one with new arrays give
+    the same loss and gradients, and the caller's input is left alone."""
+    net = cls(input_dim=(1, 12, 12), seed=3)
+    for layer in net.layers:
+        if isinstance(layer, Dropout):
+            layer.rng = _FixedRandom()
+    x, t = rng.standard_normal((3, 1, 12, 12)), np.array([1, 0, 7])
+    x0 = x.copy()
+    grads = {k: v.copy() for k, v in net.gradient(x, t).items()}
+    np.testing.assert_array_equal(x, x0)
+    h = x
+    for layer in net.layers:
+        h = layer.forward(h, True) if isinstance(layer, Dropout) else layer.forward(h)
+    loss = net.last_layer.forward(h, t)
+    assert loss == net.loss(x, t)
+    d = net.last_layer.backward(1)
+    for layer in reversed(net.layers):
+        d = layer.backward(d)
+    for i, layer in enumerate(net.param_layers, start=1):
+        np.testing.assert_array_equal(grads[f"W{i}"], layer.dW)
+        np.testing.assert_array_equal(grads[f"b{i}"], layer.db)
 
 
 def test_deep_convnet_book_shapes():
