@@ -46,10 +46,23 @@ bool msvc_cpu_has(const char* f) noexcept {
 Isa detect_isa() noexcept {
 #if PYBP_BUILD_AVX2 && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();
-    // libgcc checks XCR0 too, so "avx2" is only reported when the OS saves YMM state.
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+    // libgcc (and compiler-rt) check XCR0 too, so "avx2" is only reported when the OS saves YMM state and the
+    // "avx512*" features only when it saves ZMM state.
+    const bool fma = __builtin_cpu_supports("fma");
+#if PYBP_BUILD_AVX512
+    if (fma && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return Isa::avx512;
+#endif
+    if (__builtin_cpu_supports("avx2") && fma) return Isa::avx2;
 #elif PYBP_BUILD_AVX2 && defined(PYBP_MSVC_CPUID)
-    if (msvc_cpu_has("avx2") && msvc_cpu_has("fma")) return Isa::avx2;
+    const bool fma = msvc_cpu_has("fma");
+#if PYBP_BUILD_AVX512
+    if (fma && msvc_cpu_has("avx512f") && msvc_cpu_has("avx512dq") && msvc_cpu_has("avx512bw") &&
+        msvc_cpu_has("avx512vl"))
+        return Isa::avx512;
+#endif
+    if (msvc_cpu_has("avx2") && fma) return Isa::avx2;
 #endif
     return Isa::generic;
 }
@@ -72,6 +85,7 @@ bool set_isa(Isa isa) noexcept {
 const char* isa_name(Isa isa) noexcept {
     switch (isa) {
         case Isa::avx2: return "avx2";
+        case Isa::avx512: return "avx512";
         default: return "generic";
     }
 }
@@ -79,6 +93,7 @@ const char* isa_name(Isa isa) noexcept {
 bool parse_isa(const char* name, Isa* out) noexcept {
     if (std::strcmp(name, "generic") == 0) { *out = Isa::generic; return true; }
     if (std::strcmp(name, "avx2") == 0) { *out = Isa::avx2; return true; }
+    if (std::strcmp(name, "avx512") == 0) { *out = Isa::avx512; return true; }
     return false;
 }
 
