@@ -28,10 +28,15 @@ namespace {
 using idx = std::ptrdiff_t;
 
 #if defined(PYBP_ISA_IS_avx512)
-// MR x NV vectors of accumulators, within the 32 zmm registers with NV B vectors and a broadcast. Override with
-// -DPYBP_GEMM_MR=... -DPYBP_GEMM_NV=... to tune (see the measurements at Blk).
+// MR x NV vectors of accumulators (+ NV B vectors + a broadcast) within the 32 zmm registers: 10 x 2 (23 registers).
+// Measured on Zen 5 (interleaved, 1 thread, f32 GF/s on the GEMMs DeepConvNet's and SimpleConvNet's layers make,
+// 1024-256-wide products and TwoLayerNet's x @ W1): 10x2 beat 14x2 by 2-11% (forward convs 180/228/193, simple
+// conv forward 131-136, x @ W1 167-176), 12x2 within 1-3% of it (ahead only on conv2's input gradient, 198 vs 193);
+// 8x3 won x @ W1 (205-215: n = 50 leaves a 2-column edge for the edge kernels) but lost 7-10% on the 64-filter
+// layers (n = 64 = 48 + 16); 6x4 lost 10-15% on 16-filter layers. f64 alike. Override with -DPYBP_GEMM_MR=...
+// -DPYBP_GEMM_NV=... to tune.
 #ifndef PYBP_GEMM_MR
-#define PYBP_GEMM_MR 14
+#define PYBP_GEMM_MR 10
 #endif
 #ifndef PYBP_GEMM_NV
 #define PYBP_GEMM_NV 2
@@ -59,7 +64,9 @@ template <class T> struct Tile {
 // MC x KC A block in L2, the KC x NC B block in L3.
 template <class T> struct Blk {
 // Measured here (bench: min of interleaved samples vs OpenBLAS): KC 384 / MC 48 beat 256 / 144 on 1024^3 and
-// 256x1024x1024 by ~5-10% in both dtypes, equal on TwoLayerNet's shapes. Override with -DPYBP_GEMM_KC=...
+// 256x1024x1024 by ~5-10% in both dtypes, equal on TwoLayerNet's shapes. AVX-512 build (Zen 5, L1d 48 KiB, L2
+// 1 MiB; 12x2 tile): KC 256 and MC 96-144 changed the conv layers' GEMMs by under +-3% (K <= 576, m <= 784: one
+// or two blocks either way) and 256x1024x1024 within the noise of a loaded host, so the same numbers serve. Override with -DPYBP_GEMM_KC=...
 // (and -DPYBP_GEMM_MC32=... / MC64, rows of A per block) in CMAKE_CXX_FLAGS to tune.
 #ifndef PYBP_GEMM_KC
 #define PYBP_GEMM_KC 384
