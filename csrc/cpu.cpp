@@ -44,25 +44,15 @@ bool msvc_cpu_has(const char* f) noexcept {
 }  // namespace
 
 Isa detect_isa() noexcept {
-#if PYBP_BUILD_AVX2 && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    // libgcc (and compiler-rt) check XCR0 too, so "avx2" is only reported when the OS saves YMM state and the
-    // "avx512*" features only when it saves ZMM state.
-    const bool fma = __builtin_cpu_supports("fma");
+#if PYBP_BUILD_AVX2
+    // cpu_has: libgcc / compiler-rt (or CPUID + XGETBV on MSVC) report "avx2" only when the OS saves YMM state
+    // and "avx512*" only when it saves ZMM state. The avx512 build is compiled with the AVX2 and FMA flags too.
+    const bool avx2 = cpu_has("avx2") && cpu_has("fma");
 #if PYBP_BUILD_AVX512
-    if (fma && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+    if (avx2 && cpu_has("avx512f") && cpu_has("avx512dq") && cpu_has("avx512bw") && cpu_has("avx512vl"))
         return Isa::avx512;
 #endif
-    if (__builtin_cpu_supports("avx2") && fma) return Isa::avx2;
-#elif PYBP_BUILD_AVX2 && defined(PYBP_MSVC_CPUID)
-    const bool fma = msvc_cpu_has("fma");
-#if PYBP_BUILD_AVX512
-    if (fma && msvc_cpu_has("avx512f") && msvc_cpu_has("avx512dq") && msvc_cpu_has("avx512bw") &&
-        msvc_cpu_has("avx512vl"))
-        return Isa::avx512;
-#endif
-    if (msvc_cpu_has("avx2") && fma) return Isa::avx2;
+    if (avx2) return Isa::avx2;
 #endif
     return Isa::generic;
 }

@@ -1,4 +1,4 @@
-// GEMM family: blocked, packed GEMM with a register-tiled micro-kernel (AVX2+FMA or portable), the plain
+// GEMM family: blocked, packed GEMM with a register-tiled micro-kernel (AVX-512, AVX2+FMA or portable), the plain
 // reference GEMM, the fused affine forward and the bias gradient. Compiled once per ISA (pybp_multi_isa).
 //
 // Loop nest (the usual five loops around a micro-kernel): jc over NC columns of C, pc over KC of the inner
@@ -66,8 +66,8 @@ template <class T> struct Blk {
 // Measured here (bench: min of interleaved samples vs OpenBLAS): KC 384 / MC 48 beat 256 / 144 on 1024^3 and
 // 256x1024x1024 by ~5-10% in both dtypes, equal on TwoLayerNet's shapes. AVX-512 build (Zen 5, L1d 48 KiB, L2
 // 1 MiB; 12x2 tile): KC 256 and MC 96-144 changed the conv layers' GEMMs by under +-3% (K <= 576, m <= 784: one
-// or two blocks either way) and 256x1024x1024 within the noise of a loaded host, so the same numbers serve. Override with -DPYBP_GEMM_KC=...
-// (and -DPYBP_GEMM_MC32=... / MC64, rows of A per block) in CMAKE_CXX_FLAGS to tune.
+// or two blocks either way) and 256x1024x1024 within the noise of a loaded host, so the same numbers serve.
+// Override with -DPYBP_GEMM_KC=... (and -DPYBP_GEMM_MC32=... / MC64, rows of A per block) in CMAKE_CXX_FLAGS.
 #ifndef PYBP_GEMM_KC
 #define PYBP_GEMM_KC 384
 #endif

@@ -15,7 +15,7 @@ namespace {
 
 // Row max and row sum with 8 independent lanes: a single running max/sum is a serial dependency chain (3-4 cycles
 // per element); 8 lanes vectorise. A NaN makes the row NaN later through x - max, so max needs no special case.
-// The generic build's RowOps (below) are these; the AVX2 build's compute the same on vectors.
+// The generic build's RowOps (below) are these; the vector builds' compute the same on vectors.
 template <class T>
 PYBP_ALWAYS_INLINE T row_max(const T* x, std::size_t c) {
     T lane[8];
