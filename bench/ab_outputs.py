@@ -1,12 +1,12 @@
 """A/B check for refactors that must not change results: dump every compiled kernel's outputs, bit for bit.
 
-    PYTHONPATH=<tree A> python bench/ab_outputs.py dump /tmp/a.npz
-    PYTHONPATH=<tree B> python bench/ab_outputs.py dump /tmp/b.npz
+    PYTHONPATH=<tree A> python bench/ab_outputs.py dump /tmp/a.npz [generic,avx2]
+    PYTHONPATH=<tree B> python bench/ab_outputs.py dump /tmp/b.npz [generic,avx2]
     python bench/ab_outputs.py compare /tmp/a.npz /tmp/b.npz     # exit 1 on any differing bit
 
 Each kernel of pybp._core runs on fixed inputs (random normal plus NaN, +-inf, +-0, subnormals and large values)
-in float32 and float64, on every ISA path the CPU can run (generic and the default) and, for GEMM, on 1 and 2
-threads. peak_gflops is a timing, not an output, and is left out.
+in float32 and float64, on every ISA path of the build the CPU can run (or the comma-separated ones named: a tree
+that adds a path compares on the others) and on 1 and 2 threads. peak_gflops is a timing, not an output, and is left out.
 """
 from __future__ import annotations
 
@@ -127,11 +127,43 @@ def _cases(core, dtype):
             if name == "adam":
                 yield f"{name}_m{shape}", mm
 
+    # (x shape, w shape, stride, pad): the nets' layer kinds, small batches (5x5 and 3x3 filters, the small-K weight
+    # gradient, the transposed forward, padding and stride 2)
+    convs = [((3, 1, 12, 12), (6, 1, 5, 5), 1, 0), ((2, 16, 10, 10), (16, 16, 3, 3), 1, 1),
+             ((2, 8, 9, 9), (40, 8, 3, 3), 2, 2), ((2, 32, 6, 6), (64, 32, 3, 3), 1, 1)]
+    for s, (xs, ws, st, pad) in enumerate(convs):
+        x, w = _inputs(dtype, xs, 900 + s, special=False), _inputs(dtype, ws, 910 + s, special=False)
+        b = _inputs(dtype, ws[:1], 920 + s, special=False)
+        out = core.conv_forward(x, w, b, st, pad)
+        dout = _inputs(dtype, out.shape, 930 + s, special=False)
+        tag = f"{xs}{ws}s{st}p{pad}"
+        yield f"conv_forward{tag}", out
+        yield f"conv_backward_data{tag}", core.conv_backward_data(dout, w, xs[2], xs[3], st, pad)
+        dw, db = core.conv_backward_weights(dout, x, ws[2], ws[3], st, pad)
+        yield f"conv_backward_weights_dw{tag}", dw
+        yield f"conv_backward_weights_db{tag}", db
+        y, arg = core.maxpool_forward(out, 2, 2, 2, 0)
+        yield f"maxpool_forward{tag}", y
+        yield f"maxpool_backward{tag}", core.maxpool_backward(y, arg, out.shape[2], out.shape[3])
 
-def dump(path):
+
+def _runnable_paths(core):
+    """The ISA paths of this build that this CPU runs."""
+    paths, prev = [], core.active_isa()
+    for isa in core.build_info["isa_paths"]:
+        try:
+            core.set_isa(isa)
+        except ValueError:
+            continue
+        paths.append(isa)
+    core.set_isa(prev)
+    return paths
+
+
+def dump(path, only=None):
     from pybp import _core
 
-    paths = ["generic"] + ([_core.detect_isa()] if _core.detect_isa() != "generic" else [])
+    paths = _runnable_paths(_core) if only is None else only.split(",")
     out = {}
     for isa in paths:
         _core.set_isa(isa)
@@ -159,8 +191,8 @@ def compare(path_a, path_b):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "dump":
-        dump(sys.argv[2])
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "dump":
+        dump(*sys.argv[2:])
     elif len(sys.argv) == 4 and sys.argv[1] == "compare":
         sys.exit(compare(sys.argv[2], sys.argv[3]))
     else:

@@ -34,9 +34,9 @@ void init_runtime(py::module_& m) {
     m.def("set_isa", [](const std::string& name) {
         pybp::Isa isa;
         if (!pybp::parse_isa(name.c_str(), &isa))
-            raise_value("set_isa: unknown ISA path '" + name + "', expected one of 'generic', 'avx2'");
-        if (!PYBP_BUILD_AVX2 && isa == pybp::Isa::avx2)
-            raise_value("set_isa: the 'avx2' path is not built into this extension (x86-64 only)");
+            raise_value("set_isa: unknown ISA path '" + name + "', expected one of 'generic', 'avx2', 'avx512'");
+        if ((!PYBP_BUILD_AVX2 && isa == pybp::Isa::avx2) || (!PYBP_BUILD_AVX512 && isa == pybp::Isa::avx512))
+            raise_value("set_isa: the '" + name + "' path is not built into this extension (x86-64 only)");
         if (!pybp::set_isa(isa))
             raise_value("set_isa: this CPU cannot run the '" + name + "' path (best: " +
                         pybp::isa_name(pybp::detect_isa()) + ")");
@@ -84,11 +84,10 @@ void init_runtime(py::module_& m) {
         "unknown"
 #endif
     );
-#if PYBP_BUILD_AVX2
-    info["isa_paths"] = std::vector<std::string>{"generic", "avx2"};
-#else
-    info["isa_paths"] = std::vector<std::string>{"generic"};
-#endif
+    std::vector<std::string> paths{"generic"};
+    if (PYBP_BUILD_AVX2) paths.push_back("avx2");
+    if (PYBP_BUILD_AVX512) paths.push_back("avx512");
+    info["isa_paths"] = paths;
     info["pybind11"] = std::to_string(PYBIND11_VERSION_MAJOR) + "." + std::to_string(PYBIND11_VERSION_MINOR) +
                        "." + std::to_string(PYBIND11_VERSION_PATCH);
 #ifdef NDEBUG

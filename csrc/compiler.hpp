@@ -1,5 +1,5 @@
 // Compiler portability: the attributes and pragmas the kernels use, spelled for GCC and Clang (including
-// AppleClang and clang-cl) and for MSVC. Everything else in csrc is standard C++17 or AVX2 intrinsics.
+// AppleClang and clang-cl) and for MSVC. Everything else in csrc is standard C++17 or AVX2 / AVX-512 intrinsics.
 #pragma once
 
 // PYBP_DO_PRAGMA(x): emit `#pragma x` from inside a macro.

@@ -138,7 +138,7 @@ void for_each_col_block(const T* x, const Geom& g, std::vector<T>& buf, F&& f, b
     }
 }
 
-#ifdef PYBP_ISA_IS_avx2
+#ifdef PYBP_ISA_HAS_VEC
 // Few taps (K <= 32: SimpleConvNet's 25, DeepConvNet's first layer's 9): dwt (K x F) += cb . d over the block's
 // positions as register-tiled dot products (KB taps x FB filters, 8 lanes) reading both operands in place. The
 // GEMM would pack an image's worth of one operand for each image and use it only K or F times (30 GF/s on the
@@ -329,7 +329,7 @@ void conv_backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t 
     for (idx im = 0; im < idx(n); ++im) {
         const T* di = dout + im * F * P;
         for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx p0, idx pc, const T* cb, idx ldc) {
-#ifdef PYBP_ISA_IS_avx2
+#ifdef PYBP_ISA_HAS_VEC
             if (K <= kSmallTaps) {
                 dw_small(dwt.data(), F, cb, ldc, di + p0, P, K1, pc);
                 return;

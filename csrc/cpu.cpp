@@ -44,12 +44,15 @@ bool msvc_cpu_has(const char* f) noexcept {
 }  // namespace
 
 Isa detect_isa() noexcept {
-#if PYBP_BUILD_AVX2 && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    __builtin_cpu_init();
-    // libgcc checks XCR0 too, so "avx2" is only reported when the OS saves YMM state.
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
-#elif PYBP_BUILD_AVX2 && defined(PYBP_MSVC_CPUID)
-    if (msvc_cpu_has("avx2") && msvc_cpu_has("fma")) return Isa::avx2;
+#if PYBP_BUILD_AVX2
+    // cpu_has: libgcc / compiler-rt (or CPUID + XGETBV on MSVC) report "avx2" only when the OS saves YMM state
+    // and "avx512*" only when it saves ZMM state. The avx512 build is compiled with the AVX2 and FMA flags too.
+    const bool avx2 = cpu_has("avx2") && cpu_has("fma");
+#if PYBP_BUILD_AVX512
+    if (avx2 && cpu_has("avx512f") && cpu_has("avx512dq") && cpu_has("avx512bw") && cpu_has("avx512vl"))
+        return Isa::avx512;
+#endif
+    if (avx2) return Isa::avx2;
 #endif
     return Isa::generic;
 }
@@ -72,6 +75,7 @@ bool set_isa(Isa isa) noexcept {
 const char* isa_name(Isa isa) noexcept {
     switch (isa) {
         case Isa::avx2: return "avx2";
+        case Isa::avx512: return "avx512";
         default: return "generic";
     }
 }
@@ -79,6 +83,7 @@ const char* isa_name(Isa isa) noexcept {
 bool parse_isa(const char* name, Isa* out) noexcept {
     if (std::strcmp(name, "generic") == 0) { *out = Isa::generic; return true; }
     if (std::strcmp(name, "avx2") == 0) { *out = Isa::avx2; return true; }
+    if (std::strcmp(name, "avx512") == 0) { *out = Isa::avx512; return true; }
     return false;
 }
 

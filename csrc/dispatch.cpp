@@ -5,10 +5,17 @@
 
 namespace pybp {
 
+#if PYBP_BUILD_AVX512
+#define PYBP_CASE_AVX512(name, args) \
+    case Isa::avx512: return isa_avx512::name<T> args;
+#else
+#define PYBP_CASE_AVX512(name, args)
+#endif
 #if PYBP_BUILD_AVX2
 #define PYBP_KERNEL(ret, name, params, args)                     \
     template <class T> ret name params {                         \
         switch (active_isa()) {                                  \
+            PYBP_CASE_AVX512(name, args)                         \
             case Isa::avx2: return isa_avx2::name<T> args;       \
             default: return isa_generic::name<T> args;           \
         }                                                        \
@@ -23,6 +30,7 @@ namespace pybp {
 #include "kernel_decls.inc"
 #undef PYBP_KERNEL
 #undef PYBP_ORACLE
+#undef PYBP_CASE_AVX512
 
 #define PYBP_KERNEL PYBP_INSTANTIATE_KERNEL
 #define PYBP_ORACLE PYBP_INSTANTIATE_KERNEL

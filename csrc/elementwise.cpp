@@ -31,7 +31,8 @@ struct Logistic {
     }
 };
 
-// AVX2: exp chains interleaved, ~1.5x the compiler's loop; generic: a loop the compiler vectorises. <= 1 ulp exp.
+// AVX2 / AVX-512: exp chains interleaved, ~1.5x the compiler's loop; generic: a loop the compiler vectorises.
+// <= 1 ulp exp.
 template <class T>
 void sigmoid_forward(T* out, const T* x, std::size_t n) {
     exp_map(out, x, n, simd::Neg(), Logistic());

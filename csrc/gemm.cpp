@@ -1,4 +1,4 @@
-// GEMM family: blocked, packed GEMM with a register-tiled micro-kernel (AVX2+FMA or portable), the plain
+// GEMM family: blocked, packed GEMM with a register-tiled micro-kernel (AVX-512, AVX2+FMA or portable), the plain
 // reference GEMM, the fused affine forward and the bias gradient. Compiled once per ISA (pybp_multi_isa).
 //
 // Loop nest (the usual five loops around a micro-kernel): jc over NC columns of C, pc over KC of the inner
@@ -27,7 +27,26 @@ namespace {
 
 using idx = std::ptrdiff_t;
 
-#ifdef PYBP_ISA_IS_avx2
+#if defined(PYBP_ISA_IS_avx512)
+// MR x NV vectors of accumulators (+ NV B vectors + a broadcast) within the 32 zmm registers: 10 x 2 (23 registers).
+// Measured on Zen 5 (interleaved, 1 thread, f32 GF/s on the GEMMs DeepConvNet's and SimpleConvNet's layers make,
+// 1024-256-wide products and TwoLayerNet's x @ W1): 10x2 beat 14x2 by 2-11% (forward convs 180/228/193, simple
+// conv forward 131-136, x @ W1 167-176), 12x2 within 1-3% of it (ahead only on conv2's input gradient, 198 vs 193);
+// 8x3 won x @ W1 (205-215: n = 50 leaves a 2-column edge for the edge kernels) but lost 7-10% on the 64-filter
+// layers (n = 64 = 48 + 16); 6x4 lost 10-15% on 16-filter layers. f64 alike. Override with -DPYBP_GEMM_MR=...
+// -DPYBP_GEMM_NV=... to tune.
+#ifndef PYBP_GEMM_MR
+#define PYBP_GEMM_MR 10
+#endif
+#ifndef PYBP_GEMM_NV
+#define PYBP_GEMM_NV 2
+#endif
+using simd::Vec;
+template <class T> struct Tile {
+    static constexpr int MR = PYBP_GEMM_MR, NR = PYBP_GEMM_NV * Vec<T>::L;
+    static_assert(MR * PYBP_GEMM_NV + PYBP_GEMM_NV + 1 <= 32, "tile exceeds the 32 zmm registers");
+};
+#elif defined(PYBP_ISA_IS_avx2)
 // 6 x 2-vector tile: 12 accumulators + 2 B vectors + 1 broadcast of the 16 ymm registers.
 using simd::Vec;
 template <class T> struct Tile {
@@ -45,8 +64,10 @@ template <class T> struct Tile {
 // MC x KC A block in L2, the KC x NC B block in L3.
 template <class T> struct Blk {
 // Measured here (bench: min of interleaved samples vs OpenBLAS): KC 384 / MC 48 beat 256 / 144 on 1024^3 and
-// 256x1024x1024 by ~5-10% in both dtypes, equal on TwoLayerNet's shapes. Override with -DPYBP_GEMM_KC=...
-// (and -DPYBP_GEMM_MC32=... / MC64, rows of A per block) in CMAKE_CXX_FLAGS to tune.
+// 256x1024x1024 by ~5-10% in both dtypes, equal on TwoLayerNet's shapes. AVX-512 build (Zen 5, L1d 48 KiB, L2
+// 1 MiB; 12x2 tile): KC 256 and MC 96-144 changed the conv layers' GEMMs by under +-3% (K <= 576, m <= 784: one
+// or two blocks either way) and 256x1024x1024 within the noise of a loaded host, so the same numbers serve.
+// Override with -DPYBP_GEMM_KC=... (and -DPYBP_GEMM_MC32=... / MC64, rows of A per block) in CMAKE_CXX_FLAGS.
 #ifndef PYBP_GEMM_KC
 #define PYBP_GEMM_KC 384
 #endif
@@ -79,9 +100,9 @@ inline void store_tile(T* c, idx ldc, const T* acc, int mr, int nr, T alpha, T b
 
 // Micro-kernel: C[0:mr, 0:nr] = alpha * sum_p A(i, p) * Bp[p, j] + beta * C. A(i, p) = a[i*ars + p*acs]
 // (packed: ars = 1, acs = MR); Bp is a packed KC x NR panel. Rows i >= mr of unpacked A are never read.
-#ifdef PYBP_ISA_IS_avx2
-// NV = number of B vectors used: 2 for a full panel, 1 for an edge panel of at most one vector (n = 50 would
-// otherwise waste 14 of 16 lanes on its last panel).
+#ifdef PYBP_ISA_HAS_VEC
+// NV = number of B vectors used: NR / L for a full panel, fewer for an edge panel (n = 50 would otherwise waste 14
+// of 16 lanes on its last AVX2 panel). Each accumulator acc[i][h] is one FMA chain over p, in order.
 template <class T, bool PACKED, int NV>
 void micro_nv(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, int mr, int nr, T alpha, T beta) {
     using W = Vec<T>;
@@ -93,54 +114,38 @@ void micro_nv(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, 
     }
     idx off[MR];
     for (int i = 0; i < MR; ++i) off[i] = PACKED ? i : (i < mr ? i : 0) * ars;  // unread rows alias row 0
-    V c00 = W::zero(), c01 = W::zero(), c10 = W::zero(), c11 = W::zero(), c20 = W::zero(), c21 = W::zero();
-    V c30 = W::zero(), c31 = W::zero(), c40 = W::zero(), c41 = W::zero(), c50 = W::zero(), c51 = W::zero();
-    const idx o1 = off[1], o2 = off[2], o3 = off[3], o4 = off[4], o5 = off[5];
+    V acc[MR][NV];
+    PYBP_UNROLL(16)
+    for (int i = 0; i < MR; ++i)
+        PYBP_UNROLL(4)
+        for (int h = 0; h < NV; ++h) acc[i][h] = W::zero();
     // C's rows lie a row stride apart, out of reach of the hardware prefetcher: fetch the tile now so its read
     // (beta != 0) and write after the loop do not stall (~3% on 1024^3, where C comes from L3).
     for (int i = 0; i < mr; ++i) {
         _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
     }
-    if (NV == 2) {
+    PYBP_UNROLL(4)
+    for (int p = 0; p < kc; ++p) {
+        V b[NV];
         PYBP_UNROLL(4)
-        for (int p = 0; p < kc; ++p) {
-            const V b0 = W::load(bp), b1 = W::load(bp + L);
-            V x;
-            x = W::bcast(a);
-            c00 = W::fma(x, b0, c00), c01 = W::fma(x, b1, c01);
-            x = W::bcast(a + o1);
-            c10 = W::fma(x, b0, c10), c11 = W::fma(x, b1, c11);
-            x = W::bcast(a + o2);
-            c20 = W::fma(x, b0, c20), c21 = W::fma(x, b1, c21);
-            x = W::bcast(a + o3);
-            c30 = W::fma(x, b0, c30), c31 = W::fma(x, b1, c31);
-            x = W::bcast(a + o4);
-            c40 = W::fma(x, b0, c40), c41 = W::fma(x, b1, c41);
-            x = W::bcast(a + o5);
-            c50 = W::fma(x, b0, c50), c51 = W::fma(x, b1, c51);
-            a += acs;
-            bp += NR;
+        for (int h = 0; h < NV; ++h) b[h] = W::load(bp + h * L);
+        PYBP_UNROLL(16)
+        for (int i = 0; i < MR; ++i) {
+            const V x = W::bcast(a + off[i]);
+            PYBP_UNROLL(4)
+            for (int h = 0; h < NV; ++h) acc[i][h] = W::fma(x, b[h], acc[i][h]);
         }
-    } else {
-        for (int p = 0; p < kc; ++p) {
-            const V b0 = W::load(bp);
-            c00 = W::fma(W::bcast(a), b0, c00);
-            c10 = W::fma(W::bcast(a + o1), b0, c10);
-            c20 = W::fma(W::bcast(a + o2), b0, c20);
-            c30 = W::fma(W::bcast(a + o3), b0, c30);
-            c40 = W::fma(W::bcast(a + o4), b0, c40);
-            c50 = W::fma(W::bcast(a + o5), b0, c50);
-            a += acs;
-            bp += NR;
-        }
+        a += acs;
+        bp += NR;
     }
-    const V acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     if (mr == MR && nr == NR) {
         const V va = W::set1(alpha), vb = W::set1(beta);
+        PYBP_UNROLL(16)
         for (int i = 0; i < MR; ++i) {
             T* ci = c + i * ldc;
-            for (int h = 0; h < 2; ++h) {
+            PYBP_UNROLL(4)
+            for (int h = 0; h < NV; ++h) {
                 V r = alpha == T(1) ? acc[i][h] : W::mul(va, acc[i][h]);
                 if (beta != T(0)) r = W::add(r, W::mul(vb, W::load(ci + h * L)));
                 W::store(ci + h * L, r);
@@ -148,20 +153,21 @@ void micro_nv(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, 
         }
         return;
     }
-    alignas(32) T tmp[MR * NR];
-    for (int i = 0; i < MR; ++i) {
-        W::store(tmp + i * NR, acc[i][0]);
-        W::store(tmp + i * NR + L, acc[i][1]);
-    }
+    alignas(64) T tmp[MR * NR];
+    PYBP_UNROLL(16)
+    for (int i = 0; i < MR; ++i)
+        PYBP_UNROLL(4)
+        for (int h = 0; h < NV; ++h) W::store(tmp + i * NR + h * L, acc[i][h]);
     store_tile(c, ldc, tmp, mr, nr, alpha, beta);
 }
 
-template <class T, bool PACKED>
+// The micro-kernel with as few B vectors as the panel's nr columns need.
+template <class T, bool PACKED, int NV = Tile<T>::NR / Vec<T>::L>
 void micro(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, int mr, int nr, T alpha, T beta) {
-    if (nr <= Vec<T>::L)
-        micro_nv<T, PACKED, 1>(kc, a, ars, acs, bp, c, ldc, mr, nr, alpha, beta);
-    else
-        micro_nv<T, PACKED, 2>(kc, a, ars, acs, bp, c, ldc, mr, nr, alpha, beta);
+    if constexpr (NV > 1)
+        if (nr <= (NV - 1) * Vec<T>::L)
+            return micro<T, PACKED, NV - 1>(kc, a, ars, acs, bp, c, ldc, mr, nr, alpha, beta);
+    micro_nv<T, PACKED, NV>(kc, a, ars, acs, bp, c, ldc, mr, nr, alpha, beta);
 }
 #else
 template <class T, bool PACKED>
@@ -188,7 +194,7 @@ void micro(int kc, const T* a, idx ars, idx acs, const T* bp, T* c, idx ldc, int
 
 // Packing routines (pack_b_panel, pack_a_sliver): see gemm_pack.inc.
 #include "gemm_pack.inc"
-#ifdef PYBP_ISA_IS_avx2
+#ifdef PYBP_ISA_HAS_VEC
 #include "gemm_edge.inc"
 #endif
 
@@ -274,10 +280,12 @@ Plan<T> plan_gemm(const Operands<T>& op) {
     // Narrow C: read A in place when either of its dimensions is contiguous (x @ W reads rows of x, x.T @ dout
     // reads 6 adjacent columns of x per step); packing would cost as much as the few B panels it serves.
     pl.unpacked_a = (op.csa == 1 || op.rsa == 1) && op.n < kUnpackedAMaxN;
-    // A last panel of at most L/2 columns goes to the edge kernels (gemm_edge.inc), packed transposed.
-#ifdef PYBP_ISA_IS_avx2
+    // A last panel of at most L/2 (and kEdgeMaxCols) columns goes to the edge kernels (gemm_edge.inc), packed
+    // transposed.
+#ifdef PYBP_ISA_HAS_VEC
     const idx tail = op.n % NR;
-    pl.n_edge = pl.unpacked_a && tail != 0 && tail <= Vec<T>::L / 2 ? static_cast<int>(tail) : 0;
+    const bool edge = pl.unpacked_a && tail != 0 && tail <= std::min(Vec<T>::L / 2, kEdgeMaxCols);
+    pl.n_edge = edge ? static_cast<int>(tail) : 0;
 #endif
     // Row blocks of whole MR-row slivers, at most MC rows each, their count a multiple of the thread count and
     // their sizes differing by at most one sliver, so threads get equal work (256 rows on 2 threads: 126 + 130).
@@ -320,7 +328,7 @@ PYBP_ALWAYS_INLINE void pack_b_task(const Plan<T>& pl, const Operands<T>& op, id
     for (idx q = qf; q < q1; ++q) {
         const int nr = static_cast<int>(std::min<idx>(NR, nc - q * NR));
         const T* bq = bk + q * NR * op.csb;
-#ifdef PYBP_ISA_IS_avx2
+#ifdef PYBP_ISA_HAS_VEC
         if (pl.n_edge && q == npanels - 1) {
             pack_b_edge(bp + q * NR * kc + k0, bq, op.rsb, op.csb, kr, kc, nr);
             continue;
@@ -349,7 +357,7 @@ PYBP_ALWAYS_INLINE void compute_row_block(const Plan<T>& pl, const Operands<T>& 
         const int nr = static_cast<int>(std::min<idx>(NR, nc - jr));
         const T* bq = bp + jr * kc;
         T* cblk = op.c + ic * ldc + jc + jr;
-#ifdef PYBP_ISA_IS_avx2
+#ifdef PYBP_ISA_HAS_VEC
         if (pl.n_edge && jr + NR >= nc) {
             edge_cols(kc, ablk, rsa, csa, bq, cblk, ldc, static_cast<int>(mcb), nr, op.alpha, beta_eff);
             continue;

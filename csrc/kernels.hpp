@@ -10,6 +10,10 @@
 #ifndef PYBP_BUILD_AVX2
 #define PYBP_BUILD_AVX2 0
 #endif
+// PYBP_BUILD_AVX512 (likewise): the AVX-512 (F, DQ, BW, VL + FMA) builds exist.
+#ifndef PYBP_BUILD_AVX512
+#define PYBP_BUILD_AVX512 0
+#endif
 
 // Explicit instantiation of one list entry for float and double (kernel_instances.inc, dispatch.cpp). The
 // parameter list is written in terms of T, so it goes through an alias template: `template Sig<float> f<float>;`
@@ -32,6 +36,11 @@ namespace isa_generic {
 }
 #if PYBP_BUILD_AVX2
 namespace isa_avx2 {
+#include "kernel_decls.inc"
+}
+#endif
+#if PYBP_BUILD_AVX512
+namespace isa_avx512 {
 #include "kernel_decls.inc"
 }
 #endif

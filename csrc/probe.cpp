@@ -1,12 +1,11 @@
 // Peak floating-point throughput probe for benchmark reports ("% of peak"). Compiled once per ISA: the AVX2
-// build measures 256-bit FMA throughput, the generic build what baseline SSE2 code can reach.
+// build measures 256-bit FMA throughput, the AVX-512 build 512-bit FMA throughput, the generic build what baseline
+// SSE2 code can reach.
 #include <chrono>
 
 #include "kernel_family.hpp"
 
-#if defined(PYBP_ISA_IS_avx2)
-#include <immintrin.h>
-#endif
+#include "simd.hpp"
 
 namespace pybp {
 namespace PYBP_ISA_NS {
@@ -15,26 +14,17 @@ namespace {
 // 12 independent accumulator chains hide the FMA latency (4-5 cycles) on 2 pipes; returns flops done.
 template <class T>
 double fma_burst(long iters, T* sink) {
-#if defined(PYBP_ISA_IS_avx2)
-    if constexpr (sizeof(T) == 4) {
-        __m256 a[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-        for (int j = 0; j < 12; ++j) a[j] = _mm256_set1_ps(float(j));
-        for (long i = 0; i < iters; ++i)
-            for (int j = 0; j < 12; ++j) a[j] = _mm256_fmadd_ps(a[j], m, c);
-        __m256 s = a[0];
-        for (int j = 1; j < 12; ++j) s = _mm256_add_ps(s, a[j]);
-        *sink += T(_mm256_cvtss_f32(s));
-        return double(iters) * 12 * 8 * 2;
-    } else {
-        __m256d a[12], m = _mm256_set1_pd(0.999999), c = _mm256_set1_pd(1e-7);
-        for (int j = 0; j < 12; ++j) a[j] = _mm256_set1_pd(double(j));
-        for (long i = 0; i < iters; ++i)
-            for (int j = 0; j < 12; ++j) a[j] = _mm256_fmadd_pd(a[j], m, c);
-        __m256d s = a[0];
-        for (int j = 1; j < 12; ++j) s = _mm256_add_pd(s, a[j]);
-        *sink += T(_mm256_cvtsd_f64(s));
-        return double(iters) * 12 * 4 * 2;
-    }
+#ifdef PYBP_ISA_HAS_VEC
+    using W = simd::Vec<T>;  // this build's widest vector: 256-bit FMA in the AVX2 build, 512-bit in AVX-512's
+    typename W::V a[12];
+    const typename W::V m = W::set1(T(0.999999)), c = W::set1(T(1e-7));
+    for (int j = 0; j < 12; ++j) a[j] = W::set1(T(j));
+    for (long i = 0; i < iters; ++i)
+        for (int j = 0; j < 12; ++j) a[j] = W::fma(a[j], m, c);
+    typename W::V s = a[0];
+    for (int j = 1; j < 12; ++j) s = W::add(s, a[j]);
+    *sink += W::hsum(s);
+    return double(iters) * 12 * W::L * 2;
 #else
     // Baseline: 12 chains of 16-byte groups (SSE2 on x86-64, NEON elsewhere: plain loops the compiler
     // vectorises), separate multiply and add.

@@ -1,8 +1,11 @@
 // The vector vocabulary of the kernel families: simd::Vec<T> names each operation once for T = float and double,
-// so a kernel is written once for both dtypes and both ISA builds. The AVX2 build's Vec<T> is a 256-bit vector
-// (simd_avx2.hpp); the generic build's is simd::Scalar<T>, one lane held in a T, whose loops the compiler
-// vectorises with the baseline ISA. Scalar<T> also serves the AVX2 build's scalar tails. VecOf<U> finds the
-// operations for a register type U (T itself, or __m256 / __m256d), for elementwise functors called with both.
+// so a kernel is written once for both dtypes and every ISA build. The AVX2 build's Vec<T> is a 256-bit vector
+// (Vec256, simd_avx2.hpp), the AVX-512 build's a 512-bit one (Vec512, simd_avx512.hpp); the generic build's is
+// simd::Scalar<T>, one lane held in a T, whose loops the compiler vectorises with the baseline ISA. Scalar<T> also
+// serves the vector builds' scalar tails. Narrow<T> is a vector of at most 8 lanes (Vec256 in both x86 builds):
+// for rows too short for 16 lanes (softmax over 10 classes) and 8 x 8 transposes. PYBP_ISA_HAS_VEC: this build
+// has vector types (AVX2 or AVX-512), for code with no scalar form. VecOf<U> finds the operations for a register
+// type U (T itself, or __m256 / __m512 ...), for elementwise functors called with both.
 #pragma once
 
 #include <cstddef>
@@ -30,20 +33,34 @@ template <class T> struct Scalar {
 }  // namespace simd
 }  // namespace pybp
 
-#ifdef PYBP_ISA_IS_avx2
+#if defined(PYBP_ISA_IS_avx2) || defined(PYBP_ISA_IS_avx512)
+#define PYBP_ISA_HAS_VEC 1
 #include "simd_avx2.hpp"
-#else
-namespace pybp {
-namespace simd {
-template <class T> using Vec = Scalar<T>;
-}  // namespace simd
-}  // namespace pybp
+#endif
+#ifdef PYBP_ISA_IS_avx512
+#include "simd_avx512.hpp"
 #endif
 
 namespace pybp {
 namespace simd {
-// VecOf<U>: the operations for register type U (declarations only, for decltype; simd_avx2.hpp adds __m256 and
-// __m256d, as overloads: the vector types' attributes would be dropped as template arguments).
+#if defined(PYBP_ISA_IS_avx512)
+template <class T> using Vec = Vec512<T>;
+template <class T> using Narrow = Vec256<T>;
+#elif defined(PYBP_ISA_HAS_VEC)
+template <class T> using Vec = Vec256<T>;
+template <class T> using Narrow = Vec256<T>;
+#else
+template <class T> using Vec = Scalar<T>;
+template <class T> using Narrow = Scalar<T>;
+#endif
+}  // namespace simd
+}  // namespace pybp
+
+namespace pybp {
+namespace simd {
+// VecOf<U>: the operations for register type U (declarations only, for decltype; simd_avx2.hpp and
+// simd_avx512.hpp add their registers, as overloads: the vector types' attributes would be dropped as template
+// arguments).
 template <class T> Scalar<T> ops_for(T);
 template <class U> using VecOf = decltype(ops_for(std::declval<U>()));
 

@@ -1,7 +1,8 @@
-// The AVX2 build's simd::Vec<T> (see simd.hpp, which includes this file in that build): one name per operation for
-// float (8 lanes) and double (4 lanes), so a kernel is written once for both dtypes. Masks are vectors of all-ones
-// or all-zero lanes (compare results); I is the integer vector of the same lanes (32- or 64-bit).
-// Include only from code compiled with -mavx2 -mfma (PYBP_ISA_IS_avx2).
+// Vec256<T>, the AVX2 build's simd::Vec<T> and the x86 builds' simd::Narrow<T> (see simd.hpp, which includes
+// this file in the AVX2 and AVX-512 builds): one name per operation for float (8 lanes) and double (4 lanes), so a
+// kernel is written once for both dtypes. Masks (M) are vectors of all-ones or all-zero lanes (compare results);
+// I is the integer vector of the same lanes (32- or 64-bit). simd_avx512.hpp has the same names on 512 bits.
+// Include only from code compiled with -mavx2 -mfma or the AVX-512 flags (PYBP_ISA_HAS_VEC).
 #pragma once
 
 #include <immintrin.h>
@@ -12,13 +13,13 @@
 namespace pybp {
 namespace simd {
 
-template <class T> struct Vec;
+template <class T> struct Vec256;
 
 template <class T> struct Reg;  // the 256-bit register of T (a trait: __m256 as a template argument warns)
 template <> struct Reg<float> { using V = __m256; };
 template <> struct Reg<double> { using V = __m256d; };
 
-// The integer lanes of Vec<T> (T's bits in same-width lanes: 32-bit for float, 64-bit for double), shared by both
+// The integer lanes of Vec256<T> (T's bits in same-width lanes: 32-bit for float, 64-bit for double), shared by both
 // specialisations. pow2(n) = 2^n for n in T's normal exponent range, built directly in the exponent field:
 // (n + bias) << mantissa bits (IEEE 754: 127 and 23 for float, 1023 and 52 for double).
 template <class T> struct IntLanes {
@@ -37,6 +38,11 @@ template <class T> struct IntLanes {
         if constexpr (f32) return _mm256_sub_epi32(a, b);
         else return _mm256_sub_epi64(a, b);
     }
+    // floor(n / 2) per 32-bit lane (AVX2 has no 64-bit arithmetic shift: float only).
+    static I ihalf(I n) {
+        static_assert(f32, "32-bit lanes only");
+        return _mm256_srai_epi32(n, 1);
+    }
     static V pow2(I n) {
         constexpr int bias = std::numeric_limits<T>::max_exponent - 1, mant = std::numeric_limits<T>::digits - 1;
         if constexpr (f32) return from_bits(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(bias)), mant));
@@ -44,8 +50,9 @@ template <class T> struct IntLanes {
     }
 };
 
-template <> struct Vec<float> : IntLanes<float> {
+template <> struct Vec256<float> : IntLanes<float> {
     using V = __m256;
+    using M = V;
     static constexpr int L = 8;
     static V zero() { return _mm256_setzero_ps(); }
     static V load(const float* p) { return _mm256_loadu_ps(p); }
@@ -61,12 +68,12 @@ template <> struct Vec<float> : IntLanes<float> {
     static V min(V a, V b) { return _mm256_min_ps(a, b); }
     static V neg(V a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
     static V abs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-    static V bit_and(V a, V b) { return _mm256_and_ps(a, b); }
-    static V bit_or(V a, V b) { return _mm256_or_ps(a, b); }
-    static V ordered(V a) { return _mm256_cmp_ps(a, a, _CMP_ORD_Q); }              // mask: a is not NaN
-    static V not_le(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_NLE_UQ); }       // mask: !(a <= b), NaN included
-    static V select(V mask, V a, V b) { return _mm256_blendv_ps(b, a, mask); }   // mask ? a : b per lane
-    static bool none(V mask) { return _mm256_testz_ps(mask, mask); }
+    static V zero_unless(M m, V a) { return _mm256_and_ps(m, a); }            // m ? a : 0 per lane
+    static M mask_or(M a, M b) { return _mm256_or_ps(a, b); }
+    static M ordered(V a) { return _mm256_cmp_ps(a, a, _CMP_ORD_Q); }              // mask: a is not NaN
+    static M not_le(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_NLE_UQ); }       // mask: !(a <= b), NaN included
+    static V select(M mask, V a, V b) { return _mm256_blendv_ps(b, a, mask); }   // mask ? a : b per lane
+    static bool none(M mask) { return _mm256_testz_ps(mask, mask); }
     static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
     static float hsum(V v) {
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -91,8 +98,9 @@ template <> struct Vec<float> : IntLanes<float> {
     }
 };
 
-template <> struct Vec<double> : IntLanes<double> {
+template <> struct Vec256<double> : IntLanes<double> {
     using V = __m256d;
+    using M = V;
     static constexpr int L = 4;
     static V zero() { return _mm256_setzero_pd(); }
     static V load(const double* p) { return _mm256_loadu_pd(p); }
@@ -108,12 +116,12 @@ template <> struct Vec<double> : IntLanes<double> {
     static V min(V a, V b) { return _mm256_min_pd(a, b); }
     static V neg(V a) { return _mm256_xor_pd(a, _mm256_set1_pd(-0.0)); }
     static V abs(V a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
-    static V bit_and(V a, V b) { return _mm256_and_pd(a, b); }
-    static V bit_or(V a, V b) { return _mm256_or_pd(a, b); }
-    static V ordered(V a) { return _mm256_cmp_pd(a, a, _CMP_ORD_Q); }
-    static V not_le(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_NLE_UQ); }
-    static V select(V mask, V a, V b) { return _mm256_blendv_pd(b, a, mask); }
-    static bool none(V mask) { return _mm256_testz_pd(mask, mask); }
+    static V zero_unless(M m, V a) { return _mm256_and_pd(m, a); }
+    static M mask_or(M a, M b) { return _mm256_or_pd(a, b); }
+    static M ordered(V a) { return _mm256_cmp_pd(a, a, _CMP_ORD_Q); }
+    static M not_le(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_NLE_UQ); }
+    static V select(M mask, V a, V b) { return _mm256_blendv_pd(b, a, mask); }
+    static bool none(M mask) { return _mm256_testz_pd(mask, mask); }
     static V floor(V a) { return _mm256_floor_pd(a); }
     static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
     static double hsum(V v) {
@@ -136,8 +144,8 @@ template <> struct Vec<double> : IntLanes<double> {
     }
 };
 
-Vec<float> ops_for(__m256);
-Vec<double> ops_for(__m256d);
+Vec256<float> ops_for(__m256);
+Vec256<double> ops_for(__m256d);
 
 // In-register L x L transposes: r[i] holds row i of the block on entry and column i on return.
 inline void transpose(__m256 (&r)[8]) {

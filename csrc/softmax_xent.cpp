@@ -15,7 +15,7 @@ namespace {
 
 // Row max and row sum with 8 independent lanes: a single running max/sum is a serial dependency chain (3-4 cycles
 // per element); 8 lanes vectorise. A NaN makes the row NaN later through x - max, so max needs no special case.
-// The generic build's RowOps (below) are these; the AVX2 build's compute the same on vectors.
+// The generic build's RowOps (below) are these; the vector builds' compute the same on vectors.
 template <class T>
 PYBP_ALWAYS_INLINE T row_max(const T* x, std::size_t c) {
     T lane[8];
@@ -41,14 +41,15 @@ PYBP_ALWAYS_INLINE T row_sum(const T* x, std::size_t c) {
 }
 
 // The row operations softmax_block runs on: max, y = op(x, s) and sum over a row of c, exp over a block, written
-// once on simd::Vec<T>: AVX2 vectors, or one lane in the generic build. Both builds give the same bits (only the
-// exp differs, by the AVX2 build's FMA: tests/test_backend.py): max is exact in any order, so the last partial
+// once on simd::Narrow<T>: 256-bit vectors in both x86 builds (16 float lanes would leave the book's 10 classes to
+// the scalar path), or one lane in the generic build. All builds give the same bits (only the exp differs, by the
+// vector builds' FMA: tests/test_backend.py): max is exact in any order, so the last partial
 // vector may overlap the previous one; the sum is the same 8-lane sum in both; x - m and e / s are elementwise.
 // With the book's 10 classes the compiler left the generic loops mostly scalar (2.7 us for 100 rows; the AVX2
 // build takes ~1 us).
 template <class T>
 struct RowOps {
-    using W = simd::Vec<T>;
+    using W = simd::Narrow<T>;
     using V = typename W::V;
     static constexpr std::size_t L = W::L;
 

@@ -24,24 +24,24 @@ inline To bits(From v) {
     return t;
 }
 
-// a * b + c in one rounding where the build has FMA (the AVX2 path, whose vector exp is fused the same way: an
-// element's result must not depend on whether it falls in a vector or in the scalar tail), else a rounded product
-// and sum (-ffp-contract=off keeps the generic build from fusing them). The two paths agree within 1 ulp.
+// a * b + c in one rounding where the build has FMA (the AVX2 and AVX-512 paths, whose vector exp is fused the same
+// way: an element's result must not depend on whether it falls in a vector or in the scalar tail), else a rounded
+// product and sum (-ffp-contract=off keeps the generic build from fusing them). The two agree within 1 ulp.
 template <class T>
 inline T fmadd(T a, T b, T c) {
-#if defined(__FMA__) || (defined(_MSC_VER) && defined(__AVX2__))  // MSVC's /arch:AVX2 includes FMA
+#if defined(__FMA__) || (defined(_MSC_VER) && defined(__AVX2__))  // MSVC: /arch:AVX2 and AVX512 include FMA
     return std::fma(a, b, c);
 #else
     return a * b + c;
 #endif
 }
 
-// The constants of both dtypes' exp, shared with the AVX2 version (vexp_avx2.hpp). Arguments are clamped to
+// The constants of both dtypes' exp, shared with the AVX2 version (vexp_simd.hpp). Arguments are clamped to
 // [lo, hi] (beyond them the result is 0 or inf anyway); magic = 1.5 * 2^(mantissa bits): adding it rounds to an
 // integer held in the low mantissa bits; ln 2 split high/low (the high part has few bits, so nf * hi is exact;
 // fdlibm's split for double); poly: e^r's Taylor coefficients from the highest degree down, for Horner's rule.
 template <class T> struct ExpConst;
-// fast: the largest |x| for which the AVX2 exp may skip the clamp and the two-step scaling (vexp_avx2::all_fast).
+// fast: the largest |x| for which the AVX2 exp may skip the clamp and the two-step scaling (vexp_simd::all_fast).
 template <> struct ExpConst<float> {
     static constexpr float lo = -110.0f, hi = 89.0f, magic = 12582912.0f, log2e = 1.44269504088896341f;
     static constexpr float fast = 87.0f;
@@ -110,7 +110,7 @@ inline double exp_poly(double x) {
 }
 
 // out[i] = f(exp_poly(g(x[i]))) for i < n (g, f elementwise; out may alias x): the generic build's exp_map (loops
-// the compiler vectorises) and the AVX2 exp_map's scalar tail.
+// the compiler vectorises) and the vector builds' exp_map's scalar tail.
 template <class T, class Pre, class Post>
 inline void exp_map_scalar(T* out, const T* x, std::size_t n, Pre g, Post f) {
     for (std::size_t i = 0; i < n; ++i) out[i] = f(exp_poly(g(x[i])));
@@ -118,17 +118,19 @@ inline void exp_map_scalar(T* out, const T* x, std::size_t n, Pre g, Post f) {
 
 }  // namespace pybp
 
-#ifdef PYBP_ISA_IS_avx2
-#include "vexp_avx2.hpp"
+#include "simd.hpp"  // PYBP_ISA_HAS_VEC
+#ifdef PYBP_ISA_HAS_VEC
+#include "vexp_simd.hpp"
 #endif
 
 namespace pybp {
-// out[i] = f(exp_poly(g(x[i]))) for i < n (g, f elementwise functors for T and, in the AVX2 build, its vectors;
-// out may alias x): the interleaved AVX2 loop (vexp_avx2.hpp) in that build, exp_map_scalar in the generic one.
+// out[i] = f(exp_poly(g(x[i]))) for i < n (g, f elementwise functors for T and, in the vector builds, its vectors;
+// out may alias x): the interleaved vector loop (vexp_simd.hpp) in the AVX2 and AVX-512 builds, exp_map_scalar in
+// the generic one.
 template <class T, class Pre, class Post>
 inline void exp_map(T* out, const T* x, std::size_t n, Pre g, Post f) {
-#ifdef PYBP_ISA_IS_avx2
-    vexp_avx2::exp_map(out, x, n, g, f);
+#ifdef PYBP_ISA_HAS_VEC
+    vexp_simd::exp_map(out, x, n, g, f);
 #else
     exp_map_scalar(out, x, n, g, f);
 #endif

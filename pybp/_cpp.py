@@ -1,7 +1,7 @@
 """The C++ backend: pybp._core kernels, exported under the backend names (see pybp._backend.KERNELS).
 
 Validation, allocation and GIL release happen in csrc/bind_*.cpp, so most names are the compiled functions
-themselves (no Python frame per call). PYBP_ISA=generic|avx2 selects an ISA path (tests, comparisons).
+themselves (no Python frame per call). PYBP_ISA=generic|avx2|avx512 selects an ISA path (tests, comparisons).
 """
 from __future__ import annotations
 

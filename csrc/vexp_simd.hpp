@@ -1,8 +1,9 @@
-// exp_poly (vexp.hpp) in explicit AVX2, operation for operation with the AVX2 build's scalar exp_poly (both fuse
-// their multiply-adds), so an element's result does not depend on where it falls; within 1 ulp of the generic
-// build, which has no FMA. Plus an array loop that keeps three vectors in flight. Why: the compiler's vectorised
-// exp_poly loop runs one vector at a time along a ~60-cycle dependency chain (Cody-Waite, Horner, scaling): 0.89 ns
-// per float exp here, 0.66 ns interleaved; with FMA and the fast path below 0.32 ns (1000 floats). AVX2 only.
+// exp_poly (vexp.hpp) on simd::Vec<T> (AVX2 or AVX-512), operation for operation with the vector builds' scalar
+// exp_poly (all fuse their multiply-adds), so an element's result depends neither on where it falls nor on the
+// vector width (the AVX-512 build's exp is bit-identical to the AVX2 build's); within 1 ulp of the generic build,
+// which has no FMA. Plus an array loop that keeps three vectors in flight. Why: the compiler's vectorised exp_poly
+// loop runs one vector at a time along a ~60-cycle dependency chain (Cody-Waite, Horner, scaling): 0.89 ns per
+// float exp here (AVX2), 0.66 ns interleaved; with FMA and the fast path below 0.32 ns (1000 floats).
 #pragma once
 
 #include <cstddef>
@@ -11,7 +12,7 @@
 #include "vexp.hpp"
 
 namespace pybp {
-namespace vexp_avx2 {
+namespace vexp_simd {
 
 // K vectors at once, each step applied to all K before the next, so K independent chains are interleaved in the
 // instruction stream (written one vector at a time, the compiler emits the chains back to back and the core,
@@ -46,17 +47,18 @@ inline void exp_k(typename simd::Vec<T>::V (&v)[K]) {
     using V = typename W::V;
     using E = vexp_detail::ExpConst<T>;
     const V magic = W::set1(E::magic);
-    V ord[K], x[K], p[K], t[K];
+    typename W::M ord[K];
+    V x[K], p[K], t[K];
     for (int k = 0; k < K; ++k) ord[k] = W::ordered(v[k]);
-    for (int k = 0; k < K; ++k) x[k] = W::bit_and(W::min(W::max(v[k], W::set1(E::lo)), W::set1(E::hi)), ord[k]);
+    for (int k = 0; k < K; ++k) x[k] = W::zero_unless(ord[k], W::min(W::max(v[k], W::set1(E::lo)), W::set1(E::hi)));
     reduce_poly<T>(x, p, t);
     for (int k = 0; k < K; ++k) {
         typename W::I n1, n2;
         if constexpr (sizeof(T) == 4) {  // n = round(x / ln 2) sits in t's low bits; n1 = floor(n / 2)
-            const __m256i n = W::isub(W::bits(t[k]), W::bits(magic));
-            n1 = _mm256_srai_epi32(n, 1);
+            const typename W::I n = W::isub(W::bits(t[k]), W::bits(magic));
+            n1 = W::ihalf(n);
             n2 = W::isub(n, n1);
-        } else {  // no 64-bit arithmetic shift in AVX2: halve in floating point, as exp_poly does
+        } else {  // no 64-bit arithmetic shift in AVX2: halve in floating point, as exp_poly does (AVX-512 too)
             const V nf = W::sub(t[k], magic);
             const V n1f = W::floor(W::mul(nf, W::set1(0.5)));
             n1 = W::isub(W::bits(W::add(n1f, magic)), W::bits(magic));
@@ -75,8 +77,8 @@ template <class T, int K>
 inline bool all_fast(const typename simd::Vec<T>::V (&v)[K]) {
     using W = simd::Vec<T>;
     const typename W::V lim = W::set1(vexp_detail::ExpConst<T>::fast);
-    typename W::V bad = W::not_le(W::abs(v[0]), lim);  // unordered (NaN) counts as bad
-    for (int i = 1; i < K; ++i) bad = W::bit_or(bad, W::not_le(W::abs(v[i]), lim));
+    typename W::M bad = W::not_le(W::abs(v[0]), lim);  // unordered (NaN) counts as bad
+    for (int i = 1; i < K; ++i) bad = W::mask_or(bad, W::not_le(W::abs(v[i]), lim));
     return W::none(bad);
 }
 
@@ -121,5 +123,5 @@ inline void exp_map(T* out, const T* x, std::size_t n, Pre g, Post f) {
     exp_map_scalar(out + i, x + i, n - i, g, f);
 }
 
-}  // namespace vexp_avx2
+}  // namespace vexp_simd
 }  // namespace pybp
