@@ -121,6 +121,25 @@ void im2col(T* col, idx ldc, const T* xp, const Geom& g, idx oh0, idx oh1) {
 template <class T>
 void col2im_add(T* dxp, const T* dcol, idx ldc, const Geom& g, idx oh0, idx oh1) {
     const idx s = g.stride, ow = g.ow, rows = oh1 - oh0, step = s * g.wp();
+    if (s == 1 && g.fw == 3 && ow >= 2) {
+        // The three taps (j = 0, 1, 2) of a filter row add into one dx row shifted by j, consecutively in the walk
+        // below: added per element in that order (bit-identical), dx is loaded and stored once instead of 3 times
+        for_each_tap(dxp, g, oh0, [&](idx k, T* dst) {
+            if (k % 3 != 0) return;
+            for (idx r = 0; r < rows; ++r, dst += step) {
+                const T* __restrict a = dcol + k * ldc + r * ow;
+                const T* __restrict b = a + ldc;
+                const T* __restrict c = b + ldc;
+                T* __restrict d = dst;
+                d[0] = d[0] + a[0];
+                d[1] = (d[1] + a[1]) + b[0];
+                for (idx q = 2; q < ow; ++q) d[q] = ((d[q] + a[q]) + b[q - 1]) + c[q - 2];
+                d[ow] = (d[ow] + b[ow - 1]) + c[ow - 2];
+                d[ow + 1] = d[ow + 1] + c[ow - 1];
+            }
+        });
+        return;
+    }
     for_each_tap(dxp, g, oh0, [&](idx k, T* dst) {
         const T* src = dcol + k * ldc;
         for (idx r = 0; r < rows; ++r, src += ow, dst += step) {
