@@ -127,24 +127,33 @@ def _cases(core, dtype):
             if name == "adam":
                 yield f"{name}_m{shape}", mm
 
-    # (x shape, w shape, stride, pad): the nets' layer kinds, small batches (5x5 and 3x3 filters, the small-K weight
-    # gradient, the transposed forward, padding and stride 2)
-    convs = [((3, 1, 12, 12), (6, 1, 5, 5), 1, 0), ((2, 16, 10, 10), (16, 16, 3, 3), 1, 1),
-             ((2, 8, 9, 9), (40, 8, 3, 3), 2, 2), ((2, 32, 6, 6), (64, 32, 3, 3), 1, 1)]
-    for s, (xs, ws, st, pad) in enumerate(convs):
-        x, w = _inputs(dtype, xs, 900 + s, special=False), _inputs(dtype, ws, 910 + s, special=False)
-        b = _inputs(dtype, ws[:1], 920 + s, special=False)
-        out = core.conv_forward(x, w, b, st, pad)
-        dout = _inputs(dtype, out.shape, 930 + s, special=False)
-        tag = f"{xs}{ws}s{st}p{pad}"
-        yield f"conv_forward{tag}", out
-        yield f"conv_backward_data{tag}", core.conv_backward_data(dout, w, xs[2], xs[3], st, pad)
-        dw, db = core.conv_backward_weights(dout, x, ws[2], ws[3], st, pad)
-        yield f"conv_backward_weights_dw{tag}", dw
-        yield f"conv_backward_weights_db{tag}", db
-        y, arg = core.maxpool_forward(out, 2, 2, 2, 0)
-        yield f"maxpool_forward{tag}", y
-        yield f"maxpool_backward{tag}", core.maxpool_backward(y, arg, out.shape[2], out.shape[3])
+    # Convolution and max pooling: the book's layer shapes (DeepConvNet's pads, SimpleConvNet's 5x5), stride 2,
+    # a 1x1 filter and an image large enough for several column blocks.
+    conv_shapes = [((3, 1, 28, 28), (16, 1, 3, 3), 1, 1), ((2, 16, 28, 28), (16, 16, 3, 3), 1, 1),
+                   ((2, 32, 14, 14), (32, 32, 3, 3), 1, 2), ((2, 64, 8, 8), (64, 64, 3, 3), 1, 1),
+                   ((3, 1, 28, 28), (30, 1, 5, 5), 1, 0), ((2, 3, 11, 9), (5, 3, 3, 2), 2, 1),
+                   ((2, 4, 6, 7), (3, 4, 1, 1), 1, 0), ((1, 8, 70, 70), (8, 8, 3, 3), 1, 1)]
+    for s, (xs, ws, stride, pad) in enumerate(conv_shapes):
+        x = _inputs(dtype, xs, 800 + s, special=False)
+        w = _inputs(dtype, ws, 810 + s, special=False)
+        b = _inputs(dtype, ws[:1], 820 + s, special=False)
+        tag = f"{xs}_{ws}_s{stride}_p{pad}"
+        out = core.conv_forward(x, w, b, stride, pad)
+        yield f"conv_forward_{tag}", out
+        dout = _inputs(dtype, out.shape, 830 + s, special=False)
+        yield f"conv_backward_data_{tag}", core.conv_backward_data(dout, w, xs[2], xs[3], stride, pad)
+        dw, db = core.conv_backward_weights(dout, x, ws[2], ws[3], stride, pad)
+        yield f"conv_backward_weights_dw_{tag}", dw
+        yield f"conv_backward_weights_db_{tag}", db
+    for s, (xs, ph, pw, stride, pad) in enumerate([((2, 16, 28, 28), 2, 2, 2, 0), ((2, 3, 9, 7), 3, 2, 2, 1),
+                                                   ((2, 5, 8, 8), 2, 2, 1, 0)]):
+        x = _inputs(dtype, xs, 900 + s)
+        out, arg = core.maxpool_forward(x, ph, pw, stride, pad)
+        yield f"maxpool_forward_{xs}_{ph}{pw}s{stride}p{pad}", out
+        yield f"maxpool_argmax_{xs}_{ph}{pw}s{stride}p{pad}", arg
+        dout = _inputs(dtype, out.shape, 910 + s, special=False)
+        yield f"maxpool_backward_{xs}_{ph}{pw}s{stride}p{pad}", core.maxpool_backward(dout, arg, xs[2], xs[3])
+
 
 
 def _runnable_paths(core):

@@ -1,6 +1,7 @@
 // Convolution family (NCHW): forward, input gradient, weight + bias gradient. Compiled once per ISA.
 //
-// Algorithm: per image, and per chunk of output rows whose column block stays in L2, im2col into a K x Pc block
+// Algorithm: per image, and per chunk of output rows whose column block stays in L2, im2col (from a zero-padded
+// copy of the image, so that every window row is a plain run) into a K x Pc block
 // (K = C*FH*FW filter taps, Pc = the chunk's output positions), then this ISA build's tuned GEMM. Which operand
 // order is fastest was measured per DeepConvNet/SimpleConvNet layer shape (bench/bench_conv.py):
 //   forward, few filters   out^T (Pc x FN) = col^T @ W^T, transposed into out_n with the bias: the GEMM reads
@@ -10,7 +11,7 @@
 //   forward, otherwise     out_n (FN x Pc) = [W | b] @ [col; ones], straight into NCHW
 //   weight gradient        [dW^T; db^T] ((K+1) x FN) += [col; ones] @ dout_n^T over all images and chunks (col
 //                          read in place), transposed into dW and db once at the end; 1.1-1.5x dout @ col^T
-//   input gradient         dcol (K x Pc) = W^T @ dout_n, then col2im adds it onto dx_n
+//   input gradient         dcol (K x Pc) = W^T @ dout_n, then col2im adds it onto a padded dx_n, copied out
 // A 1x1 filter with stride 1 and no padding uses the image itself as its column block.
 // Threads: none of its own; the GEMM splits products large enough to pay for it (see gemm.cpp).
 #include <algorithm>
@@ -48,13 +49,10 @@ struct Geom {
         const idx blocks = (oh + most - 1) / most;
         return (oh + blocks - 1) / blocks;  // equal blocks: 8 rows as 4 + 4, not 7 + 1
     }
-    // Output columns [lo, hi) whose input column ow*stride + j - pad lies inside the image.
-    void valid_cols(idx j, idx* lo, idx* hi) const {
-        *lo = j >= pad ? 0 : std::min(ow, (pad - j + stride - 1) / stride);
-        const idx last = w - 1 + pad - j;  // largest ow*stride that stays inside
-        *hi = last < 0 ? 0 : std::min(ow, last / stride + 1);
-        *hi = std::max(*hi, *lo);
-    }
+    // The image with its zero border: pad rows and columns on each side.
+    idx hp() const { return h + 2 * pad; }
+    idx wp() const { return w + 2 * pad; }
+    idx padded_size() const { return c * hp() * wp(); }
 };
 
 Geom make_geom(std::size_t c, std::size_t h, std::size_t w, std::size_t fh, std::size_t fw, std::size_t stride,
@@ -65,76 +63,124 @@ Geom make_geom(std::size_t c, std::size_t h, std::size_t w, std::size_t fh, std:
     return g;
 }
 
-// Walks the im2col layout of output rows [oh0, oh1) of one image: for each filter tap k = (ch, i, j) and output
-// row oh, calls f(k, oh - oh0, src, lo, hi) with src the input element under output column 0 (output column o
-// reads src[o * stride]; only columns [lo, hi) lie inside the image), or src = nullptr when the row is padding.
+// to_padded: dst (a padded image's interior) = src (C x H x W); otherwise dst (C x H x W) = src's interior. The
+// border is left alone.
+template <class T>
+void copy_interior(T* dst, const T* src, const Geom& g, bool to_padded) {
+    for (idx ch = 0; ch < g.c; ++ch)
+        for (idx r = 0; r < g.h; ++r) {
+            const idx pi = (ch * g.hp() + r + g.pad) * g.wp() + g.pad, xi = (ch * g.h + r) * g.w;
+            const T* from = src + (to_padded ? xi : pi);
+            std::copy(from, from + g.w, dst + (to_padded ? pi : xi));
+        }
+}
+
+// Walks the im2col layout of output rows [oh0, oh1) over a padded image xp (C x hp x wp): for each filter tap
+// k = (ch, i, j), calls f(k, src, rows) with src the padded element under output (oh0, 0) (output (oh0 + r, o)
+// reads src[r * stride * wp + o * stride]). Every window lies inside the padded image, so the rows need no range
+// checks: with the book's 3x3 filters they are only 8-28 elements, and the checks of the unpadded walk cost as
+// much as the copy (DeepConvNet's im2col took 12 ms of a 70 ms step).
 template <class T, class F>
-void for_each_tap_row(T* x, const Geom& g, idx oh0, idx oh1, F&& f) {
+PYBP_ALWAYS_INLINE void for_each_tap(T* xp, const Geom& g, idx oh0, F&& f) {
+    const idx hp = g.hp(), wp = g.wp();
     for (idx ch = 0; ch < g.c; ++ch)
         for (idx i = 0; i < g.fh; ++i)
-            for (idx j = 0; j < g.fw; ++j) {
-                const idx k = (ch * g.fh + i) * g.fw + j;
-                idx lo, hi;
-                g.valid_cols(j, &lo, &hi);
-                for (idx oh = oh0; oh < oh1; ++oh) {
-                    const idx r = oh * g.stride + i - g.pad;
-                    T* src = r < 0 || r >= g.h ? nullptr : x + (ch * g.h + r) * g.w + j - g.pad;
-                    f(k, oh - oh0, src, lo, hi);
-                }
+            for (idx j = 0; j < g.fw; ++j) f((ch * g.fh + i) * g.fw + j, xp + (ch * hp + i + oh0 * g.stride) * wp + j);
+}
+
+// dst[0, n) = src[0, n) for short rows, n >= kRun: fixed-size runs (the last one overlapping) that compile to
+// vector moves. A plain loop becomes a memmove call per row (GCC's loop distribution): 1.3x the time of these
+// on DeepConvNet's 8-16 element rows.
+constexpr idx kRun = 8;
+template <class T>
+PYBP_ALWAYS_INLINE void copy_row(T* __restrict dst, const T* __restrict src, idx n) {
+    idx o = 0;
+    for (; o + kRun <= n; o += kRun) std::memcpy(dst + o, src + o, kRun * sizeof(T));
+    if (o < n) std::memcpy(dst + n - kRun, src + n - kRun, kRun * sizeof(T));
+}
+
+// col (K x (oh1 - oh0)*OW, row stride ldc) = the windows of output rows [oh0, oh1) of one padded image xp.
+template <class T>
+void im2col(T* col, idx ldc, const T* xp, const Geom& g, idx oh0, idx oh1) {
+    const idx s = g.stride, ow = g.ow, rows = oh1 - oh0, step = s * g.wp();
+    for_each_tap(xp, g, oh0, [&](idx k, const T* src) {
+        T* dst = col + k * ldc;
+        for (idx r = 0; r < rows; ++r, dst += ow, src += step) {
+            if (s == 1 && ow >= kRun && ow < 3 * kRun)
+                copy_row(dst, src, ow);
+            else if (s == 1)
+                std::copy(src, src + ow, dst);  // memmove: faster from 3 runs on (SimpleConvNet's 24, conv2's 28)
+            else
+                for (idx o = 0; o < ow; ++o) dst[o] = src[o * s];
+        }
+    });
+}
+
+// dxp (a padded image) += the adjoint of im2col applied to dcol (K x rows, row stride ldc) for output rows
+// [oh0, oh1).
+template <class T>
+void col2im_add(T* dxp, const T* dcol, idx ldc, const Geom& g, idx oh0, idx oh1) {
+    const idx s = g.stride, ow = g.ow, rows = oh1 - oh0, step = s * g.wp();
+    if (s == 1 && g.fw == 3 && ow >= 2) {
+        // The three taps (j = 0, 1, 2) of a filter row add into one dx row shifted by j, consecutively in the walk
+        // below: added per element in that order (bit-identical), dx is loaded and stored once instead of 3 times
+        for_each_tap(dxp, g, oh0, [&](idx k, T* dst) {
+            if (k % 3 != 0) return;
+            for (idx r = 0; r < rows; ++r, dst += step) {
+                const T* __restrict a = dcol + k * ldc + r * ow;
+                const T* __restrict b = a + ldc;
+                const T* __restrict c = b + ldc;
+                T* __restrict d = dst;
+                d[0] = d[0] + a[0];
+                d[1] = (d[1] + a[1]) + b[0];
+                for (idx q = 2; q < ow; ++q) d[q] = ((d[q] + a[q]) + b[q - 1]) + c[q - 2];
+                d[ow] = (d[ow] + b[ow - 1]) + c[ow - 2];
+                d[ow + 1] = d[ow + 1] + c[ow - 1];
             }
-}
-
-// col (K x (oh1 - oh0)*OW, row stride ldc) = the windows of output rows [oh0, oh1) of one image x (C x H x W);
-// padding reads as zero.
-template <class T>
-void im2col(T* col, idx ldc, const T* x, const Geom& g, idx oh0, idx oh1) {
-    const idx s = g.stride;
-    const idx ow = g.ow;
-    for_each_tap_row(x, g, oh0, oh1, [&](idx k, idx row, const T* __restrict src, idx lo, idx hi) {
-        T* __restrict dst = col + k * ldc + row * ow;
-        if (!src) lo = hi = 0;
-        // plain loops, not std::fill: the segments are a few elements and a memset call per segment cost a third
-        // of the copy (profiled on DeepConvNet's conv2)
-        for (idx o = 0; o < lo; ++o) dst[o] = T(0);
-        if (s == 1)
-            for (idx o = lo; o < hi; ++o) dst[o] = src[o];
-        else
-            for (idx o = lo; o < hi; ++o) dst[o] = src[o * s];
-        for (idx o = hi; o < ow; ++o) dst[o] = T(0);
+        });
+        return;
+    }
+    for_each_tap(dxp, g, oh0, [&](idx k, T* dst) {
+        const T* src = dcol + k * ldc;
+        for (idx r = 0; r < rows; ++r, src += ow, dst += step) {
+            if (s == 1)
+                for (idx o = 0; o < ow; ++o) dst[o] += src[o];
+            else
+                for (idx o = 0; o < ow; ++o) dst[o * s] += src[o];
+        }
     });
 }
 
-// dx (C x H x W) += the adjoint of im2col applied to dcol (K x rows, row stride ldc) for output rows [oh0, oh1);
-// padding positions are dropped.
+// Scratch of one kernel call: a column block and a padded image (its border zeroed once and never written).
 template <class T>
-void col2im_add(T* dx, const T* dcol, idx ldc, const Geom& g, idx oh0, idx oh1) {
-    const idx s = g.stride;
-    for_each_tap_row(dx, g, oh0, oh1, [&](idx k, idx row, T* dst, idx lo, idx hi) {
-        if (!dst) return;
-        const T* src = dcol + k * ldc + row * g.ow;
-        if (s == 1)
-            for (idx o = lo; o < hi; ++o) dst[o] += src[o];
-        else
-            for (idx o = lo; o < hi; ++o) dst[o * s] += src[o];
-    });
-}
+struct Scratch {
+    std::vector<T> col, padded;
+    // The padded image of x (x itself without padding).
+    const T* pad_image(const T* x, const Geom& g) {
+        if (g.pad == 0) return x;
+        if (padded.empty()) padded.assign(std::size_t(g.padded_size()), T(0));
+        copy_interior(padded.data(), x, g, true);
+        return padded.data();
+    }
+};
 
 // Calls f(p0, pc, col, ldc) for each column block of image x: output positions [p0, p0 + pc) (whole rows), col
 // the block's K x pc columns with row stride ldc (the image itself for an identity filter). ones_row: col gets
 // a (K+1)-th row of ones (always a copy), so that a product with it also sums the other operand's rows.
 template <class T, class F>
-void for_each_col_block(const T* x, const Geom& g, std::vector<T>& buf, F&& f, bool ones_row = false) {
+void for_each_col_block(const T* x, const Geom& g, Scratch<T>& sc, F&& f, bool ones_row = false) {
     const idx rows = g.chunk_rows<T>(), P = g.positions(), K = g.taps();
+    const T* xp = g.identity() && !ones_row ? x : sc.pad_image(x, g);
     for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
         const idx oh1 = std::min(g.oh, oh0 + rows), p0 = oh0 * g.ow, pc = (oh1 - oh0) * g.ow;
         if (g.identity() && !ones_row) {
             f(p0, pc, x + p0, P);
             continue;
         }
-        buf.resize(std::size_t((K + ones_row) * pc));
-        im2col(buf.data(), pc, x, g, oh0, oh1);
-        if (ones_row) std::fill(buf.data() + K * pc, buf.data() + (K + 1) * pc, T(1));
-        f(p0, pc, static_cast<const T*>(buf.data()), pc);
+        sc.col.resize(std::size_t((K + ones_row) * pc));
+        im2col(sc.col.data(), pc, xp, g, oh0, oh1);
+        if (ones_row) std::fill(sc.col.data() + K * pc, sc.col.data() + (K + 1) * pc, T(1));
+        f(p0, pc, static_cast<const T*>(sc.col.data()), pc);
     }
 }
 
@@ -269,10 +315,11 @@ void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std
         std::copy(w + f * K, w + (f + 1) * K, wb.begin() + f * (K + 1));
         wb[std::size_t(f * (K + 1) + K)] = b[f];
     }
-    std::vector<T> col, ct(transposed ? std::size_t(g.chunk_rows<T>() * g.ow * F) : 0);
+    Scratch<T> sc;
+    std::vector<T> ct(transposed ? std::size_t(g.chunk_rows<T>() * g.ow * F) : 0);
     for (idx im = 0; im < idx(n); ++im) {
         T* oi = out + im * F * P;
-        for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx p0, idx pc, const T* cb, idx ldc) {
+        for_each_col_block(x + im * g.c * g.h * g.w, g, sc, [&](idx p0, idx pc, const T* cb, idx ldc) {
             if (transposed) {  // ct (pc x F) = cb^T @ w^T, then out[f, p0 + i] = ct[i, f] + b[f]
                 gemm<T>(ct.data(), F, cb, 1, ldc, w, 1, K, std::size_t(pc), std::size_t(F), std::size_t(K), T(1),
                         T(0));
@@ -300,6 +347,9 @@ void conv_backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::si
     const idx K = g.taps(), P = g.positions(), F = idx(fn), img = g.c * g.h * g.w;
     const idx rows = g.chunk_rows<T>();
     std::vector<T> dcol(g.identity() ? 0 : std::size_t(K * rows * g.ow));
+    // Accumulates into a padded image (in cache) and copies its interior out: dx is written once, never read or
+    // zero-filled (without padding, dx_n itself is the padded image). Same order of additions as onto zeroed dx.
+    std::vector<T> dxp(g.identity() || g.pad == 0 ? 0 : std::size_t(g.padded_size()));
     for (idx im = 0; im < idx(n); ++im) {
         T* dxi = dx + im * img;
         const T* di = dout + im * F * P;
@@ -307,13 +357,15 @@ void conv_backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::si
             gemm<T>(dxi, P, w, 1, K, di, P, 1, std::size_t(K), std::size_t(P), std::size_t(F), T(1), T(0));
             continue;
         }
-        std::fill(dxi, dxi + img, T(0));
+        T* acc = dxp.empty() ? dxi : dxp.data();
+        std::fill(acc, acc + (dxp.empty() ? img : g.padded_size()), T(0));
         for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
             const idx oh1 = std::min(g.oh, oh0 + rows), pc = (oh1 - oh0) * g.ow;
             gemm<T>(dcol.data(), pc, w, 1, K, di + oh0 * g.ow, P, 1, std::size_t(K), std::size_t(pc),
                     std::size_t(F), T(1), T(0));
-            col2im_add(dxi, dcol.data(), pc, g, oh0, oh1);
+            col2im_add(acc, dcol.data(), pc, g, oh0, oh1);
         }
+        if (!dxp.empty()) copy_interior(dxi, static_cast<const T*>(dxp.data()), g, false);
     }
 }
 
@@ -325,10 +377,11 @@ void conv_backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t 
     const idx K = g.taps(), P = g.positions(), F = idx(fn), K1 = K + 1;
     // [dW^T; db^T] ((K+1) x F), accumulated over images and blocks: the column blocks carry a row of ones, so the
     // product's last row sums dout (a serial running sum per filter cost a quarter of SimpleConvNet's kernel)
-    std::vector<T> col, dwt(std::size_t(K1 * F), T(0));
+    Scratch<T> sc;
+    std::vector<T> dwt(std::size_t(K1 * F), T(0));
     for (idx im = 0; im < idx(n); ++im) {
         const T* di = dout + im * F * P;
-        for_each_col_block(x + im * g.c * g.h * g.w, g, col, [&](idx p0, idx pc, const T* cb, idx ldc) {
+        for_each_col_block(x + im * g.c * g.h * g.w, g, sc, [&](idx p0, idx pc, const T* cb, idx ldc) {
 #ifdef PYBP_ISA_HAS_VEC
             if (K <= kSmallTaps) {
                 dw_small(dwt.data(), F, cb, ldc, di + p0, P, K1, pc);

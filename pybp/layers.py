@@ -17,6 +17,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from . import _backend as K
+from ._im2col import out_size
 
 
 def _forward_ran(layer: object, cached: Any) -> None:
@@ -245,13 +246,20 @@ class _Windowed:
         _forward_ran(self, self.x)
         return self.x.shape[2], self.x.shape[3]
 
+    def out_shape(self, x_shape):
+        """The shape of forward's output for input of shape x_shape (N, C, H, W)."""
+        n, c, h, w = x_shape
+        fn, fh, fw = self._window(c)
+        return n, fn, out_size(h, fh, self.stride, self.pad), out_size(w, fw, self.stride, self.pad)
+
 
 class Convolution(_Windowed):
     """Convolution (book ch. 7) on NCHW input: W (FN, C, FH, FW) and b (FN,) are the caller's arrays, held by
     reference (optimizers update them). forward(x) -> (N, FN, OH, OW), OH = (H + 2*pad - FH) // stride + 1.
 
     Same attributes as the book's (W, b, stride, pad, x, dW, db) except col / col_W: the backend's kernels
-    never build the whole batch's column matrix."""
+    never build the whole batch's column matrix. forward and backward return new arrays unless given `out` (an
+    array of the result's shape and dtype, overwritten: the CNNs pass arrays only they hold, see Relu)."""
 
     def __init__(self, W, b, stride=1, pad=0):
         super().__init__(stride, pad)
@@ -260,24 +268,28 @@ class Convolution(_Windowed):
         self.dW = None
         self.db = None
 
-    def forward(self, x):
-        return K.conv_forward(self._keep(x), self.W, self.b, self.stride, self.pad)
+    def _window(self, c):
+        return self.W.shape[0], self.W.shape[2], self.W.shape[3]
 
-    def backward(self, dout, need_dx=True):
+    def forward(self, x, out=None):
+        return K.conv_forward(self._keep(x), self.W, self.b, self.stride, self.pad, out=out)
+
+    def backward(self, dout, need_dx=True, out=None):
         """Sets dW and db and returns dx (None when need_dx is False: a network's first layer)."""
         in_h, in_w = self._in_hw()
         _, _, fh, fw = self.W.shape
         self.dW, self.db = K.conv_backward_weights(dout, self.x, fh, fw, self.stride, self.pad)
         if not need_dx:
             return None
-        return K.conv_backward_data(dout, self.W, in_h, in_w, self.stride, self.pad)
+        return K.conv_backward_data(dout, self.W, in_h, in_w, self.stride, self.pad, out=out)
 
 
 class Pooling(_Windowed):
     """Max pooling (book ch. 7) over pool_h x pool_w windows; the book's defaults (stride=1, pad=0; its nets pass
     stride=2). Padding takes part as zeros and the first maximum of a window wins, as in the book; unlike the
     book's, the output size counts the padding (the book's Pooling ignores pad there and fails for pad > 0).
-    `arg_max` (int32, the output's shape) holds each maximum's index h*W + w in its input plane (-1: padding)."""
+    `arg_max` (int32, the output's shape) holds each maximum's index h*W + w in its input plane (-1: padding).
+    `out` of forward and backward as in Convolution."""
 
     def __init__(self, pool_h, pool_w, stride=1, pad=0):
         super().__init__(stride, pad)
@@ -285,10 +297,14 @@ class Pooling(_Windowed):
         self.pool_w = pool_w
         self.arg_max = None
 
-    def forward(self, x):
-        out, self.arg_max = K.maxpool_forward(self._keep(x), self.pool_h, self.pool_w, self.stride, self.pad)
+    def _window(self, c):
+        return c, self.pool_h, self.pool_w
+
+    def forward(self, x, out=None):
+        out, self.arg_max = K.maxpool_forward(self._keep(x), self.pool_h, self.pool_w, self.stride, self.pad,
+                                              out=out)
         return out
 
-    def backward(self, dout):
+    def backward(self, dout, out=None):
         in_h, in_w = self._in_hw()
-        return K.maxpool_backward(dout, self.arg_max, in_h, in_w)
+        return K.maxpool_backward(dout, self.arg_max, in_h, in_w, out=out)

@@ -22,6 +22,9 @@ GEOMS = [
     (2, 1, 12, 11, 7, 3, 3, 1, 1),
     (1, 2, 10, 10, 6, 2, 3, 1, 0),
     (1, 1, 9, 9, 5, 3, 3, 2, 1),
+    # 3-wide filters at stride 1 (C++ adds a filter row's three taps together in col2im) with 2 and 1 output columns
+    (2, 2, 5, 4, 2, 3, 3, 1, 0),
+    (1, 2, 3, 3, 2, 3, 3, 1, 0),
 ]
 TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 

@@ -133,6 +133,52 @@ def test_nets_in_place_relu_matches_layer_by_layer(backend, rng, cls):
         np.testing.assert_array_equal(grads[f"b{i}"], layer.db)
 
 
+def test_conv_and_pool_layers_write_into_out(backend, rng):
+    x = rng.standard_normal((2, 3, 6, 6))
+    for layer in (Convolution(rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4), 1, 1), Pooling(2, 2, 2)):
+        want = layer.forward(x)
+        out = np.full(layer.out_shape(x.shape), np.nan)
+        assert layer.forward(x, out=out) is out
+        np.testing.assert_array_equal(out, want)
+        dout = rng.standard_normal(out.shape)
+        want = layer.backward(dout)
+        dx = np.full(x.shape, np.nan)
+        assert layer.backward(dout, out=dx) is dx
+        np.testing.assert_array_equal(dx, want)
+
+
+@pytest.mark.parametrize("cls", [SimpleConvNet, DeepConvNet])
+def test_nets_reuse_their_arrays_without_changing_results(backend, rng, cls):
+    """gradient() writes convolution and pooling outputs into the arrays of its last call (same shapes; a class
+    setting, on for DeepConvNet, off for SimpleConvNet): repeated
+    calls, with a batch of another size in between, agree bit for bit with a new net's first call, and what
+    predict() returned is not overwritten by later calls."""
+    def make():
+        net = cls(input_dim=(1, 12, 12), seed=3)
+        for layer in net.layers:
+            if isinstance(layer, Dropout):
+                layer.rng = _FixedRandom()
+        return net
+
+    net = make()
+    xs = [rng.standard_normal((n, 1, 12, 12)) for n in (3, 3, 2, 3)]
+    kept = net.predict(xs[0])
+    kept0 = kept.copy()
+    inputs = []
+    for x in xs:
+        t = rng.integers(0, 10, x.shape[0])
+        got = net.gradient(x, t)
+        inputs.append(net.layers[2].x)
+        want = make().gradient(x, t)
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+    if net.reuse_arrays:
+        assert inputs[1] is inputs[0] and inputs[2] is not inputs[1]  # reused for the same shape only
+    else:
+        assert len({id(a) for a in inputs}) == len(inputs)
+    np.testing.assert_array_equal(kept, kept0)
+
+
 def test_deep_convnet_book_shapes():
     net = DeepConvNet(seed=0)
     shapes = {k: v.shape for k, v in net.params.items()}
