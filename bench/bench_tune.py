@@ -2,16 +2,19 @@
 against the same trials in a plain loop in this process.
 
 The trials are the book's (MultiLayerTrial defaults: 6x100 net, float64, 400 training / 100 validation MNIST
-images, SGD), with --epochs per trial (book: 50). Each round runs the same trials (same seeds) three ways, in
-turn: a plain loop here (one kernel thread, one BLAS thread, as the workers have), random_search on an embedded
-1-worker cluster and on a 2-worker cluster; both clusters are started before the first round (their start-up is
-reported separately). Medians and ranges over the rounds; the load average is sampled around each run.
+images, SGD), with --epochs per trial (book: 50). Each round runs the same trials (same seeds) four ways, in
+turn: a plain loop here (one kernel thread, one BLAS thread, as the workers have), random_search on pybp's
+embedded 1-worker cluster and on a 2-worker one, and the plain loop split over two plain processes running at
+once (even and odd trials; no Dask): the ceiling of what a second worker can give on this machine. Clusters and
+processes are started and run two short trials before the first round (cluster start-up is reported
+separately). Medians and ranges over the rounds; the load average is sampled around each run.
 
-    python bench/bench_tune.py [--trials 12] [--epochs 50] [--rounds 3]
+    python bench/bench_tune.py [--trials 12] [--epochs 50] [--rounds 3] [--dask-defaults]
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -21,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 import pybp  # noqa: E402
-from pybp import tune  # noqa: E402
+from pybp import _tune_dask, tune  # noqa: E402
 from pybp._tune_train import holdout  # noqa: E402
 
 SPACE = {"lr": tune.log_uniform(1e-6, 1e-2), "weight_decay": tune.log_uniform(1e-8, 1e-4)}
@@ -32,12 +35,38 @@ def book_data():
     return holdout(x[:500], t[:500], 0.2, seed=0)  # float32, as pybp tune ships it
 
 
-def plain_loop(objective, data, n, seed):
+def plain_loop(objective, data, n, seed, indices=None):
     out = []
-    for i in range(n):
+    for i in (range(n) if indices is None else indices):
         _, train_seed = tune.trial_seeds(seed, i)
         out.append(tune.run_trial(objective, tune.sample_params(SPACE, seed, i), data, train_seed, i))
     return out
+
+
+def one_thread():
+    """What the plain loop and each worker get: one pybp kernel thread, one BLAS thread."""
+    from threadpoolctl import threadpool_limits
+    pybp.set_num_threads(1)
+    global _limits
+    _limits = threadpool_limits(limits=1)
+
+
+def _process_init(data):
+    global _data
+    one_thread()
+    _data = data
+
+
+def _process_part(objective, n, seed, part, parts):
+    return plain_loop(objective, _data, n, seed, range(part, n, parts))
+
+
+def plain_processes(pools):
+    """The plain loop split over len(pools) one-process pools (trial i in process i % len(pools)), all at once."""
+    def run(objective, data, n, seed):
+        futs = [p.submit(_process_part, objective, n, seed, k, len(pools)) for k, p in enumerate(pools)]
+        return sorted((rec for f in futs for rec in f.result()), key=lambda rec: rec["trial"])
+    return run
 
 
 def on_dask(client):
@@ -56,11 +85,15 @@ def _cpu_s():
     return r.ru_utime + r.ru_stime
 
 
-def cpu_seconds(client):
-    """CPU seconds used so far by this process (client, and the embedded scheduler) plus every worker process:
-    unlike wall time, barely moved by what other jobs run on the machine."""
+def cpu_seconds(owner):
+    """CPU seconds used so far by this process (client, and the embedded schedulers) plus every worker process of
+    `owner` (a Client, or a list of process pools): unlike wall time, barely moved by what other jobs run."""
     here = _cpu_s()
-    return here + (sum(client.run(_cpu_s).values()) if client is not None else 0.0)
+    if owner is None:
+        return here
+    if isinstance(owner, list):
+        return here + sum(p.submit(_cpu_s).result() for p in owner)
+    return here + sum(owner.run(_cpu_s).values())
 
 
 def main(argv=None):
@@ -69,26 +102,45 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-write", action="store_true", help="print only; do not write bench/results/tune.*")
+    ap.add_argument("--dask-defaults", action="store_true",
+                    help="also run 2 workers on a LocalCluster with Dask's default settings (without pybp's "
+                         "LOCAL_CONFIG), to measure what that configuration gains")
     args = ap.parse_args(argv)
     import distributed
-    from threadpoolctl import threadpool_limits
+    from concurrent.futures import ProcessPoolExecutor
 
-    pybp.set_num_threads(1)  # the plain loop gets what each worker gets
-    threadpool_limits(limits=1)
+    one_thread()  # the plain loop gets what each worker gets
     objective = tune.MultiLayerTrial(epochs=args.epochs)
     data = book_data()
     clusters, startup = {}, {}
     for n in (1, 2):
         t0 = time.perf_counter()
-        cl = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0")
+        cl = _tune_dask.local_cluster(n, dashboard_address=":0")  # pybp tune's own embedded cluster
         c = distributed.Client(cl)
         c.wait_for_workers(n)
         startup[n] = time.perf_counter() - t0
         clusters[n] = (cl, c)
-    contenders = {"plain loop": plain_loop, "1 worker": on_dask(clusters[1][1]), "2 workers": on_dask(clusters[2][1])}
+    if args.dask_defaults:
+        cl = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+        c = distributed.Client(cl)
+        c.wait_for_workers(2)
+        clusters["defaults"] = (cl, c)
+    spawn = multiprocessing.get_context("spawn")  # as Dask starts its workers
+    pools = [ProcessPoolExecutor(1, mp_context=spawn, initializer=_process_init, initargs=(data,)) for _ in range(2)]
+    for p in pools:
+        p.submit(_cpu_s).result()  # started before the first round, as the clusters are
+    contenders = {"plain loop": plain_loop, "1 worker": on_dask(clusters[1][1]), "2 workers": on_dask(clusters[2][1]),
+                  "two plain processes": plain_processes(pools)}
+    owners = {"plain loop": None, "1 worker": clusters[1][1], "2 workers": clusters[2][1],
+              "two plain processes": pools}
+    if args.dask_defaults:
+        contenders["2 workers, Dask defaults"] = on_dask(clusters["defaults"][1])
+        owners["2 workers, Dask defaults"] = clusters["defaults"][1]
+    for run in contenders.values():  # imports, the workers' plugin, first calls: not in the first round's times
+        run(tune.MultiLayerTrial(epochs=1), data, 2, 0)
     times = {k: [] for k in contenders}
     cpu = {k: [] for k in contenders}
-    owners = {"plain loop": None, "1 worker": clusters[1][1], "2 workers": clusters[2][1]}
+    trial_s = {k: [] for k in contenders}  # mean wall time of one trial, as the process that ran it measured it
     loads = []
     try:
         for r in range(args.rounds):
@@ -101,24 +153,29 @@ def main(argv=None):
                 recs = run(objective, data, args.trials, seed)
                 times[name].append(time.perf_counter() - t0)
                 cpu[name].append(cpu_seconds(owners[name]) - c0)
+                trial_s[name].append(statistics.mean(rec["wall_s"] for rec in recs))
                 loads.append(load1())
                 got = [(rec["trial"], rec["status"], rec.get("result")) for rec in recs]
                 if want is None:
                     want = got
                 elif got != want:  # same trials, same results, wherever they ran
                     raise SystemExit(f"benchmark result check failed: {name} differs from the plain loop")
-                print(f"round {r + 1}: {name:>10}: {times[name][-1]:6.2f} s for {args.trials} trials, "
-                      f"{cpu[name][-1]:6.2f} CPU s (load {loads[-2]:.1f} -> {loads[-1]:.1f})", flush=True)
+                print(f"round {r + 1}: {name:>24}: {times[name][-1]:6.2f} s for {args.trials} trials, "
+                      f"{cpu[name][-1]:6.2f} CPU s, trial {1000 * trial_s[name][-1]:.0f} ms (load {loads[-2]:.1f} -> {loads[-1]:.1f})", flush=True)
     finally:
         for cl, c in clusters.values():
             c.close()
             cl.close()
+        for p in pools:
+            p.shutdown()
 
     med = {k: statistics.median(v) for k, v in times.items()}
     per_trial = med["plain loop"] / args.trials
     overhead = (med["1 worker"] - med["plain loop"]) / args.trials
     pairs = [(a - b) / b for a, b in zip(times["1 worker"], times["plain loop"])]
     speedups = [a / b for a, b in zip(times["1 worker"], times["2 workers"])]
+    ceilings = [a / b for a, b in zip(times["plain loop"], times["two plain processes"])]
+    reached = [a / b for a, b in zip(times["two plain processes"], times["2 workers"])]
     cmed = {k: statistics.median(v) for k, v in cpu.items()}
     cpu_over = [(a - b) / b for a, b in zip(cpu["1 worker"], cpu["plain loop"])]
     rows = []
@@ -127,7 +184,8 @@ def main(argv=None):
                      "trials/min": f"{60 * args.trials / med[k]:.1f}",
                      "vs plain loop": f"{med['plain loop'] / med[k]:.2f}x",
                      "CPU s (median, range)": f"{cmed[k]:.2f} ({min(cpu[k]):.2f}-{max(cpu[k]):.2f})",
-                     "CPU vs plain loop": f"{100 * (cmed[k] - cmed['plain loop']) / cmed['plain loop']:+.1f}%"})
+                     "CPU vs plain loop": f"{100 * (cmed[k] - cmed['plain loop']) / cmed['plain loop']:+.1f}%",
+                     "trial ms (median)": f"{1000 * statistics.median(trial_s[k]):.0f}"})
     meta = {**common.header(), "load_1min": f"{min(loads):.1f}-{max(loads):.1f}",
             "distributed": distributed.__version__, "backend": pybp.get_backend()}
     notes = (f"{args.trials} book trials per run (MultiLayerNet 6x100 f64, 400/100 images, {args.epochs} epochs, "
@@ -136,16 +194,21 @@ def main(argv=None):
              f"medians): {overhead * 1000:+.1f} ms = {100 * overhead / per_trial:+.1f}% "
              f"(per round {min(pairs) * 100:+.1f}% to {max(pairs) * 100:+.1f}%); second worker: "
              f"{med['1 worker'] / med['2 workers']:.2f}x the trials per minute (per round "
-             f"{min(speedups):.2f}-{max(speedups):.2f}x). Cluster start-up, not in the times: "
+             f"{min(speedups):.2f}-{max(speedups):.2f}x). Ceiling: two plain processes at once (no Dask) give "
+             f"{med['plain loop'] / med['two plain processes']:.2f}x the plain loop's (per round "
+             f"{min(ceilings):.2f}-{max(ceilings):.2f}x); 2 workers reach {100 * min(reached):.0f}-"
+             f"{100 * max(reached):.0f}% of it per round. Cluster start-up, not in the times: "
              f"{startup[1]:.1f} s (1 worker), {startup[2]:.1f} s (2 workers). Load average sampled around each run: "
              f"{min(loads):.1f}-{max(loads):.1f} (other jobs shared this 2-core machine). CPU time of this process "
              f"(client + embedded scheduler) and all workers, 1 worker vs plain loop, per round: "
-             f"{min(cpu_over) * 100:+.1f}% to {max(cpu_over) * 100:+.1f}%.")
-    raw = {"times_s": times, "cpu_s": cpu, "loads": loads, "startup_s": startup, "trials": args.trials, "epochs": args.epochs,
-           "overhead_per_trial_s": overhead, "plain_trial_s": per_trial,
-           "speedup_2_vs_1": med["1 worker"] / med["2 workers"]}
+             f"{min(cpu_over) * 100:+.1f}% to {max(cpu_over) * 100:+.1f}%. Trial ms: the mean wall time of one "
+             f"trial as timed inside the process that ran it.")
+    raw = {"times_s": times, "cpu_s": cpu, "trial_s": trial_s, "loads": loads, "startup_s": startup,
+           "trials": args.trials, "epochs": args.epochs, "overhead_per_trial_s": overhead, "plain_trial_s": per_trial,
+           "speedup_2_vs_1": med["1 worker"] / med["2 workers"],
+           "ceiling_2_processes_vs_plain": med["plain loop"] / med["two plain processes"]}
     columns = ["run", "median s", "range s", "trials/min", "vs plain loop", "CPU s (median, range)",
-               "CPU vs plain loop"]
+               "CPU vs plain loop", "trial ms (median)"]
     if args.no_write:
         print(notes)
         for row in rows:
