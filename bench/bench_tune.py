@@ -14,6 +14,7 @@ separately). Medians and ranges over the rounds; the load average is sampled aro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import statistics
@@ -112,10 +113,17 @@ def main(argv=None):
     one_thread()  # the plain loop gets what each worker gets
     objective = tune.MultiLayerTrial(epochs=args.epochs)
     data = book_data()
+    # Before any cluster: a nanny leaves its pre-spawn environment (MALLOC_TRIM_THRESHOLD_=65536, which makes a
+    # trial 1.7-2x slower; OMP/MKL_NUM_THREADS=1) in os.environ (pybp's local_cluster puts it back, Dask's not).
+    spawn = multiprocessing.get_context("spawn")  # as Dask starts its workers
+    pools = [ProcessPoolExecutor(1, mp_context=spawn, initializer=_process_init, initargs=(data,)) for _ in range(2)]
+    for p in pools:
+        p.submit(_cpu_s).result()  # started before the first round, as the clusters are
     clusters, startup = {}, {}
+    stack = contextlib.ExitStack()
     for n in (1, 2):
         t0 = time.perf_counter()
-        cl = _tune_dask.local_cluster(n, dashboard_address=":0")  # pybp tune's own embedded cluster
+        cl = stack.enter_context(_tune_dask.local_cluster(n, dashboard_address=":0"))  # pybp tune's own
         c = distributed.Client(cl)
         c.wait_for_workers(n)
         startup[n] = time.perf_counter() - t0
@@ -125,10 +133,6 @@ def main(argv=None):
         c = distributed.Client(cl)
         c.wait_for_workers(2)
         clusters["defaults"] = (cl, c)
-    spawn = multiprocessing.get_context("spawn")  # as Dask starts its workers
-    pools = [ProcessPoolExecutor(1, mp_context=spawn, initializer=_process_init, initargs=(data,)) for _ in range(2)]
-    for p in pools:
-        p.submit(_cpu_s).result()  # started before the first round, as the clusters are
     contenders = {"plain loop": plain_loop, "1 worker": on_dask(clusters[1][1]), "2 workers": on_dask(clusters[2][1]),
                   "two plain processes": plain_processes(pools)}
     owners = {"plain loop": None, "1 worker": clusters[1][1], "2 workers": clusters[2][1],
@@ -161,11 +165,13 @@ def main(argv=None):
                 elif got != want:  # same trials, same results, wherever they ran
                     raise SystemExit(f"benchmark result check failed: {name} differs from the plain loop")
                 print(f"round {r + 1}: {name:>24}: {times[name][-1]:6.2f} s for {args.trials} trials, "
-                      f"{cpu[name][-1]:6.2f} CPU s, trial {1000 * trial_s[name][-1]:.0f} ms (load {loads[-2]:.1f} -> {loads[-1]:.1f})", flush=True)
+                      f"{cpu[name][-1]:6.2f} CPU s, trial {1000 * trial_s[name][-1]:.0f} ms "
+                      f"(load {loads[-2]:.1f} -> {loads[-1]:.1f})", flush=True)
     finally:
         for cl, c in clusters.values():
             c.close()
             cl.close()
+        stack.close()
         for p in pools:
             p.shutdown()
 

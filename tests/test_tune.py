@@ -175,18 +175,26 @@ def _settings(keys, dask_worker=None, dask_scheduler=None):
     return {k: dask.config.get(k) for k in keys}
 
 
-def test_embedded_cluster_has_pybps_settings_everywhere(deadline):
+def test_embedded_cluster_has_pybps_settings_everywhere(deadline, monkeypatch):
     keys = sorted(_tune_dask.LOCAL_CONFIG)
     before = _settings(keys)
     assert before != _tune_dask.LOCAL_CONFIG  # else this test shows nothing
-    with _tune_dask.local_cluster(1, dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
+    spawn_env = {"MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": 1}  # Dask's defaults (the fixture clears them)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    names = [*spawn_env, "PYTHONHASHSEED"]
+    env = {k: os.environ.get(k) for k in names}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}), \
+            _tune_dask.local_cluster(1, dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
         assert _settings(keys) == before  # this process's settings are left alone
+        assert {k: os.environ.get(k) for k in names} == env  # and its environment, which its children inherit
+        assert c.run(os.getenv, "MALLOC_TRIM_THRESHOLD_") == {w: "65536" for w in c.scheduler_info()["workers"]}
         assert list(c.run(_settings, keys).values()) == [_tune_dask.LOCAL_CONFIG]  # passed on by the nanny
         tick_ms = 1000 * dask.utils.parse_timedelta(_tune_dask.LOCAL_CONFIG["distributed.admin.tick.interval"])
         assert c.run_on_scheduler(lambda dask_scheduler: dask_scheduler.periodic_callbacks["tick"].callback_time) \
             == tick_ms
         (nanny,) = cluster.workers.values()
         assert nanny.periodic_callbacks["tick"].callback_time == tick_ms
+    assert {k: os.environ.get(k) for k in names} == env
 
 
 def test_resume_runs_only_missing_trials(client, tmp_path, deadline):
