@@ -80,6 +80,25 @@ def load1():
     return os.getloadavg()[0]
 
 
+def _cores(x):
+    return "?" if x is None else f"{x:.2f}"
+
+
+def _cores_range(v):
+    known = [x for x in v if x is not None]
+    return f"{min(known):.2f}-{max(known):.2f}" if known else "?"
+
+
+def machine_cpu_s():
+    """CPU seconds every process on the machine has used since boot (Linux /proc/stat), or None elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu_s():
     import resource
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -103,6 +122,9 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-write", action="store_true", help="print only; do not write bench/results/tune.*")
+    ap.add_argument("--quiet", type=float, default=0.05, metavar="CORES",
+                    help="a round counts as quiet when other processes used less than this many cores during each "
+                         "of its runs (default 0.05)")
     ap.add_argument("--dask-defaults", action="store_true",
                     help="also run 2 workers on a LocalCluster with Dask's default settings (without pybp's "
                          "LOCAL_CONFIG), to measure what that configuration gains")
@@ -145,6 +167,7 @@ def main(argv=None):
     times = {k: [] for k in contenders}
     cpu = {k: [] for k in contenders}
     trial_s = {k: [] for k in contenders}  # mean wall time of one trial, as the process that ran it measured it
+    others = {k: [] for k in contenders}  # cores used by other processes on the machine during the run
     loads = []
     try:
         for r in range(args.rounds):
@@ -152,11 +175,14 @@ def main(argv=None):
             want = None
             for name, run in contenders.items():
                 loads.append(load1())
-                c0 = cpu_seconds(owners[name])
+                m0, c0 = machine_cpu_s(), cpu_seconds(owners[name])
                 t0 = time.perf_counter()
                 recs = run(objective, data, args.trials, seed)
                 times[name].append(time.perf_counter() - t0)
                 cpu[name].append(cpu_seconds(owners[name]) - c0)
+                m1 = machine_cpu_s()
+                # what other processes ran meanwhile, as cores: the load average lags by a minute and counts ours
+                others[name].append(None if m0 is None else max(0.0, (m1 - m0 - cpu[name][-1]) / times[name][-1]))
                 trial_s[name].append(statistics.mean(rec["wall_s"] for rec in recs))
                 loads.append(load1())
                 got = [(rec["trial"], rec["status"], rec.get("result")) for rec in recs]
@@ -166,7 +192,7 @@ def main(argv=None):
                     raise SystemExit(f"benchmark result check failed: {name} differs from the plain loop")
                 print(f"round {r + 1}: {name:>24}: {times[name][-1]:6.2f} s for {args.trials} trials, "
                       f"{cpu[name][-1]:6.2f} CPU s, trial {1000 * trial_s[name][-1]:.0f} ms "
-                      f"(load {loads[-2]:.1f} -> {loads[-1]:.1f})", flush=True)
+                      f"(load {loads[-2]:.1f} -> {loads[-1]:.1f}; others {_cores(others[name][-1])})", flush=True)
     finally:
         for cl, c in clusters.values():
             c.close()
@@ -183,6 +209,19 @@ def main(argv=None):
     ceilings = [a / b for a, b in zip(times["plain loop"], times["two plain processes"])]
     reached = [a / b for a, b in zip(times["two plain processes"], times["2 workers"])]
     cmed = {k: statistics.median(v) for k, v in cpu.items()}
+    quiet = [r for r in range(args.rounds) if all(v[r] is not None and v[r] < args.quiet for v in others.values())]
+
+    def ratios(a, b, rounds):
+        x = [times[a][r] / times[b][r] for r in rounds]
+        return f"{statistics.median(x):.2f}x (per round {min(x):.2f}-{max(x):.2f}x)"
+    if quiet:
+        quiet_note = (f" In {len(quiet)} of the {args.rounds} rounds other processes used less than {args.quiet:g} "
+                      f"of a core during every run; over those rounds the second worker gives "
+                      f"{ratios('1 worker', '2 workers', quiet)} and two plain processes "
+                      f"{ratios('plain loop', 'two plain processes', quiet)}.")
+    else:
+        quiet_note = (f" In no round did other processes stay below {args.quiet:g} of a core during every run: "
+                      f"the ratios are not those of a quiet machine.")
     cpu_over = [(a - b) / b for a, b in zip(cpu["1 worker"], cpu["plain loop"])]
     rows = []
     for k, v in times.items():
@@ -191,7 +230,8 @@ def main(argv=None):
                      "vs plain loop": f"{med['plain loop'] / med[k]:.2f}x",
                      "CPU s (median, range)": f"{cmed[k]:.2f} ({min(cpu[k]):.2f}-{max(cpu[k]):.2f})",
                      "CPU vs plain loop": f"{100 * (cmed[k] - cmed['plain loop']) / cmed['plain loop']:+.1f}%",
-                     "trial ms (median)": f"{1000 * statistics.median(trial_s[k]):.0f}"})
+                     "trial ms (median)": f"{1000 * statistics.median(trial_s[k]):.0f}",
+                     "others (cores)": _cores_range(others[k])})
     meta = {**common.header(), "load_1min": f"{min(loads):.1f}-{max(loads):.1f}",
             "distributed": distributed.__version__, "backend": pybp.get_backend()}
     notes = (f"{args.trials} book trials per run (MultiLayerNet 6x100 f64, 400/100 images, {args.epochs} epochs, "
@@ -208,13 +248,15 @@ def main(argv=None):
              f"{min(loads):.1f}-{max(loads):.1f} (other jobs shared this 2-core machine). CPU time of this process "
              f"(client + embedded scheduler) and all workers, 1 worker vs plain loop, per round: "
              f"{min(cpu_over) * 100:+.1f}% to {max(cpu_over) * 100:+.1f}%. Trial ms: the mean wall time of one "
-             f"trial as timed inside the process that ran it.")
-    raw = {"times_s": times, "cpu_s": cpu, "trial_s": trial_s, "loads": loads, "startup_s": startup,
+             f"trial as timed inside the process that ran it. Others: the cores other processes used during the "
+             f"runs (the machine's CPU time from /proc/stat minus ours, per second).{quiet_note}")
+    raw = {"times_s": times, "cpu_s": cpu, "trial_s": trial_s, "others_cores": others, "quiet_rounds": quiet,
+           "loads": loads, "startup_s": startup,
            "trials": args.trials, "epochs": args.epochs, "overhead_per_trial_s": overhead, "plain_trial_s": per_trial,
            "speedup_2_vs_1": med["1 worker"] / med["2 workers"],
            "ceiling_2_processes_vs_plain": med["plain loop"] / med["two plain processes"]}
     columns = ["run", "median s", "range s", "trials/min", "vs plain loop", "CPU s (median, range)",
-               "CPU vs plain loop", "trial ms (median)"]
+               "CPU vs plain loop", "trial ms (median)", "others (cores)"]
     if args.no_write:
         print(notes)
         for row in rows:
