@@ -171,6 +171,32 @@ def test_dashboard_line_names_the_link_or_what_is_missing(client):
         assert line == f"Dask dashboard: {client.dashboard_link}"
 
 
+def _settings(keys, dask_worker=None, dask_scheduler=None):
+    return {k: dask.config.get(k) for k in keys}
+
+
+def test_embedded_cluster_has_pybps_settings_everywhere(deadline, monkeypatch):
+    keys = sorted(_tune_dask.LOCAL_CONFIG)
+    before = _settings(keys)
+    assert before != _tune_dask.LOCAL_CONFIG  # else this test shows nothing
+    spawn_env = {"MALLOC_TRIM_THRESHOLD_": 65536, "OMP_NUM_THREADS": 1}  # Dask's defaults (the fixture clears them)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    names = [*spawn_env, "PYTHONHASHSEED"]
+    env = {k: os.environ.get(k) for k in names}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": spawn_env}), \
+            _tune_dask.local_cluster(1, dashboard_address=":0") as cluster, distributed.Client(cluster) as c:
+        assert _settings(keys) == before  # this process's settings are left alone
+        assert {k: os.environ.get(k) for k in names} == env  # and its environment, which its children inherit
+        assert c.run(os.getenv, "MALLOC_TRIM_THRESHOLD_") == {w: "65536" for w in c.scheduler_info()["workers"]}
+        assert list(c.run(_settings, keys).values()) == [_tune_dask.LOCAL_CONFIG]  # passed on by the nanny
+        tick_ms = 1000 * dask.utils.parse_timedelta(_tune_dask.LOCAL_CONFIG["distributed.admin.tick.interval"])
+        assert c.run_on_scheduler(lambda dask_scheduler: dask_scheduler.periodic_callbacks["tick"].callback_time) \
+            == tick_ms
+        (nanny,) = cluster.workers.values()
+        assert nanny.periodic_callbacks["tick"].callback_time == tick_ms
+    assert {k: os.environ.get(k) for k in names} == env
+
+
 def test_resume_runs_only_missing_trials(client, tmp_path, deadline):
     out, logs = tmp_path / "r.jsonl", tmp_path / "calls"
     logs.mkdir()
@@ -290,6 +316,9 @@ def test_without_dask_the_cli_says_how_to_get_it(monkeypatch, capsys, tmp_path):
         tune.random_search(TINY, SPACE, 1, data=DATA)
 
 
+SLOW_CLI_S = 600  # bound on one `pybp tune` run in the CLI test: generous, as a loaded machine slows it many-fold
+
+
 def _cli(args, mnist_cache, cwd, **kw):
     root = os.path.dirname(os.path.dirname(os.path.abspath(pybp.__file__)))
     env = {**os.environ, "PYBP_DATA": mnist_cache,
@@ -304,11 +333,19 @@ def test_cli_book_table_plot_and_ctrl_c(mnist_cache, tmp_path):
     small = ["--hidden", "20", "20", "--epochs", "2", "--workers", "2", "--no-progress", "--seed", "3"]
     p = _cli(small + ["--trials", "400"], mnist_cache, tmp_path)
     out = tmp_path / "results.jsonl"
+    # Ctrl-C once two trials are in the file. Start-up (imports, MNIST, two spawned workers) takes ~3 s idle, but
+    # with this test's processes sharing one core with six busy loops the test took 100 s instead of 15: a fixed
+    # 60 s window could run out first, and the test then failed on a Ctrl-C sent before any trial had finished.
     t0 = time.monotonic()
-    while not (out.exists() and out.read_text().count("\n") >= 2) and time.monotonic() - t0 < 60:
+    while not (out.exists() and out.read_text().count("\n") >= 2):
+        if p.poll() is not None or time.monotonic() - t0 > SLOW_CLI_S:
+            p.kill()
+            stdout, stderr = p.communicate()
+            pytest.fail(f"pybp tune wrote no two trials in {time.monotonic() - t0:.0f} s (exit code "
+                        f"{p.returncode}):\n{stdout}\n{stderr}")
         time.sleep(0.05)
     p.send_signal(signal.SIGINT)
-    stdout, stderr = p.communicate(timeout=60)
+    stdout, stderr = p.communicate(timeout=SLOW_CLI_S)
     assert p.returncode == 130, stderr
     n = len(tune.load_results(out))  # the file is valid and holds what finished
     # said by cli.main, as for `pybp train`, with what was kept
@@ -317,7 +354,7 @@ def test_cli_book_table_plot_and_ctrl_c(mnist_cache, tmp_path):
     assert "Traceback" not in stderr, stderr
     assert 2 <= n < 400
     p = _cli(small + ["--trials", str(n + 3), "--plot", "best"], mnist_cache, tmp_path)  # .png added
-    stdout, stderr = p.communicate(timeout=120)
+    stdout, stderr = p.communicate(timeout=SLOW_CLI_S)
     assert p.returncode == 0, stderr
     assert f"resuming: {n} trial(s) already in results.jsonl" in stdout
     assert "Hyper-Parameter Optimization Result" in stdout
