@@ -275,7 +275,8 @@ def test_conv_kernels_give_the_same_bits_on_1_2_and_3_threads(tmp_path):
     code = """
         import os, numpy as np
         from pybp import _core
-        shapes = [(13, 16, 14, 14, 16, 3, 3, 1, 1), (13, 8, 10, 10, 40, 3, 3, 2, 1), (13, 1, 28, 28, 32, 5, 5, 1, 0)]
+        # >= 3 * 2^23 multiply-adds each: enough for 3 threads
+        shapes = [(13, 32, 16, 16, 32, 3, 3, 1, 1), (13, 24, 27, 27, 48, 3, 3, 2, 1), (13, 1, 40, 40, 64, 5, 5, 1, 0)]
         res = {}
         for isa in ("generic", _core.active_isa()):
             _core.set_isa(isa)
