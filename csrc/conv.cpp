@@ -13,14 +13,21 @@
 //                          read in place), transposed into dW and db once at the end; 1.1-1.5x dout @ col^T
 //   input gradient         dcol (K x Pc) = W^T @ dout_n, then col2im adds it onto a padded dx_n, copied out
 // A 1x1 filter with stride 1 and no padding uses the image itself as its column block.
-// Threads: none of its own; the GEMM splits products large enough to pay for it (see gemm.cpp).
+// Threads: over images (pybp's pool). Each task claims images, or fixed chunks of images for the weight gradient,
+// from a shared counter and works with its own scratch; the GEMM it calls runs on the task's thread (the pool
+// runs nested jobs inline). Splitting the small per-image products instead cost a fork/join each: DeepConvNet's
+// conv2 forward took 3.31 ms on 1 thread and 4.05 on 2. Forward and input gradient are per image, so any thread
+// count gives the same bits; the weight gradient sums per-chunk partials in chunk order, and the chunks depend on
+// the shapes only, so it too is the same for every thread count.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "kernel_family.hpp"
 #include "simd.hpp"
+#include "threads.hpp"
 
 namespace pybp {
 namespace PYBP_ISA_NS {
@@ -151,18 +158,29 @@ void col2im_add(T* dxp, const T* dcol, idx ldc, const Geom& g, idx oh0, idx oh1)
     });
 }
 
-// Scratch of one kernel call: a column block and a padded image (its border zeroed once and never written).
+// Scratch of one task: a column block and a padded image (its border zeroed once and never written). Allocated
+// before the tasks start (a task must not throw): the column block for col_rows rows of taps.
 template <class T>
 struct Scratch {
     std::vector<T> col, padded;
+    Scratch(const Geom& g, idx col_rows)
+        : col(std::size_t(col_rows * g.chunk_rows<T>() * g.ow)), padded(g.pad ? std::size_t(g.padded_size()) : 0) {}
     // The padded image of x (x itself without padding).
     const T* pad_image(const T* x, const Geom& g) {
         if (g.pad == 0) return x;
-        if (padded.empty()) padded.assign(std::size_t(g.padded_size()), T(0));
         copy_interior(padded.data(), x, g, true);
         return padded.data();
     }
 };
+
+// One Scratch per task, each allocated once (not copied from a first one: that would touch the memory twice).
+template <class T>
+std::vector<Scratch<T>> make_scratch(int tasks, const Geom& g, idx col_rows) {
+    std::vector<Scratch<T>> s;
+    s.reserve(std::size_t(tasks));
+    for (int t = 0; t < tasks; ++t) s.emplace_back(g, col_rows);
+    return s;
+}
 
 // Calls f(p0, pc, col, ldc) for each column block of image x: output positions [p0, p0 + pc) (whole rows), col
 // the block's K x pc columns with row stride ldc (the image itself for an identity filter). ones_row: col gets
@@ -177,11 +195,34 @@ void for_each_col_block(const T* x, const Geom& g, Scratch<T>& sc, F&& f, bool o
             f(p0, pc, x + p0, P);
             continue;
         }
-        sc.col.resize(std::size_t((K + ones_row) * pc));
         im2col(sc.col.data(), pc, xp, g, oh0, oh1);
         if (ones_row) std::fill(sc.col.data() + K * pc, sc.col.data() + (K + 1) * pc, T(1));
         f(p0, pc, static_cast<const T*>(sc.col.data()), pc);
     }
+}
+
+// Threads for `items` independent pieces of `macs` multiply-adds in all: one per 2^23 of them at most (~50 us of
+// work), never more than the items. At 2^20 (the GEMM's threshold) DeepConvNet's conv1 (11 M) took 1.4-1.8x its
+// 1-thread time on 2 threads in half the runs on a busy machine (a worker preempted while holding an image).
+int item_threads(idx items, double macs) {
+    const double most = std::max(1.0, macs / double(1 << 23));
+    return static_cast<int>(std::min<double>({double(get_num_threads()), double(items), most}));
+}
+
+// Calls body(slot, item) for every item in [0, items), on `threads` tasks (slot = the task, 0 <= slot < threads)
+// that claim items one at a time: a late or preempted worker leaves its share to the others. With one thread
+// everything runs here, outside any task, so the GEMM keeps its own threads (a single large image).
+template <class F>
+void for_each_item(idx items, int threads, F&& body) {
+    if (threads <= 1) {
+        for (idx i = 0; i < items; ++i) body(idx(0), i);
+        return;
+    }
+    std::atomic<idx> next{0};
+    auto task = [&](std::ptrdiff_t slot) {
+        for (idx i; (i = next.fetch_add(1, std::memory_order_relaxed)) < items;) body(idx(slot), i);
+    };
+    parallel_for(threads, threads, task);
 }
 
 #ifdef PYBP_ISA_HAS_VEC
@@ -297,35 +338,36 @@ template <class T>
 void fwd_small(T*, idx, const T*, idx, const T*, idx, const T*, idx, idx) {}
 #endif
 
-}  // namespace
-
+// The kernels on one geometry (the public entry points below make it). Here, not in them, because their lambdas
+// capture this file's types, which have internal linkage.
 template <class T>
-void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::size_t c, std::size_t h,
-                  std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
-                  std::size_t pad) {
-    const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
-    const idx K = g.taps(), P = g.positions(), F = idx(fn);
+void forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::size_t fn, const Geom& g) {
+    const idx K = g.taps(), P = g.positions(), F = idx(fn), N = idx(n);
     const bool small = K <= kSmallTaps;  // register tiles reading the column blocks in place (fwd_small)
     const bool transposed = !small && F <= 32 && K >= 64;
+    const bool ones_row = !transposed && !small;
     // Otherwise [W | b] (F x (K+1)) against column blocks with a row of ones: the product adds the bias itself, no
     // pass filling out with it first and no read of out in the product (0.86-0.93x the time for K = 25 and 9; the
     // transposed path adds b in its transposition, and its GEMM lost 3-6% with K + 1 = 145 or 289)
-    std::vector<T> wb(transposed || small ? 0 : std::size_t(F * (K + 1)));
-    for (idx f = 0; f < F && !transposed && !small; ++f) {
+    std::vector<T> wb(ones_row ? std::size_t(F * (K + 1)) : 0);
+    for (idx f = 0; f < F && ones_row; ++f) {
         std::copy(w + f * K, w + (f + 1) * K, wb.begin() + f * (K + 1));
         wb[std::size_t(f * (K + 1) + K)] = b[f];
     }
-    Scratch<T> sc;
-    std::vector<T> ct(transposed ? std::size_t(g.chunk_rows<T>() * g.ow * F) : 0);
-    for (idx im = 0; im < idx(n); ++im) {
+    const int threads = item_threads(N, double(N) * double(P) * double(K) * double(F));
+    const idx ct_size = transposed ? g.chunk_rows<T>() * g.ow * F : 0;
+    auto scratch = make_scratch<T>(threads, g, K + ones_row);
+    std::vector<T> cts(std::size_t(threads * ct_size));
+    for_each_item(N, threads, [&](idx slot, idx im) {
         T* oi = out + im * F * P;
-        for_each_col_block(x + im * g.c * g.h * g.w, g, sc, [&](idx p0, idx pc, const T* cb, idx ldc) {
+        T* ct = cts.data() + slot * ct_size;
+        for_each_col_block(x + im * g.c * g.h * g.w, g, scratch[std::size_t(slot)], [&](idx p0, idx pc, const T* cb,
+                                                                                         idx ldc) {
             if (transposed) {  // ct (pc x F) = cb^T @ w^T, then out[f, p0 + i] = ct[i, f] + b[f]
-                gemm<T>(ct.data(), F, cb, 1, ldc, w, 1, K, std::size_t(pc), std::size_t(F), std::size_t(K), T(1),
-                        T(0));
+                gemm<T>(ct, F, cb, 1, ldc, w, 1, K, std::size_t(pc), std::size_t(F), std::size_t(K), T(1), T(0));
                 for (idx f = 0; f < F; ++f) {
                     T* o = oi + f * P + p0;
-                    for (idx i = 0; i < pc; ++i) o[i] = ct[std::size_t(i * F + f)] + b[f];
+                    for (idx i = 0; i < pc; ++i) o[i] = ct[i * F + f] + b[f];
                 }
                 return;
             }
@@ -335,67 +377,114 @@ void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std
             }
             gemm<T>(oi + p0, P, wb.data(), K + 1, 1, cb, ldc, 1, std::size_t(F), std::size_t(pc),
                     std::size_t(K + 1), T(1), T(0));
-        }, /*ones_row=*/!transposed && !small);
+        }, ones_row);
+    });
+}
+
+template <class T>
+void backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t fn, const Geom& g) {
+    const idx K = g.taps(), P = g.positions(), F = idx(fn), img = g.c * g.h * g.w, N = idx(n);
+    const idx rows = g.chunk_rows<T>();
+    const int threads = item_threads(N, double(N) * double(P) * double(K) * double(F));
+    // Per task: a column block, and a padded image (in cache) that dcol is added onto and whose interior is then
+    // copied out: dx is written once, never read or zero-filled (without padding, dx_n itself is the padded
+    // image). Same order of additions as onto zeroed dx.
+    const idx dcol_size = g.identity() ? 0 : K * rows * g.ow;
+    const idx dxp_size = g.identity() || g.pad == 0 ? 0 : g.padded_size();
+    std::vector<T> dcols(std::size_t(threads * dcol_size)), dxps(std::size_t(threads * dxp_size));
+    for_each_item(N, threads, [&](idx slot, idx im) {
+        T* dxi = dx + im * img;
+        const T* di = dout + im * F * P;
+        if (g.identity()) {  // dx_n is dcol itself
+            gemm<T>(dxi, P, w, 1, K, di, P, 1, std::size_t(K), std::size_t(P), std::size_t(F), T(1), T(0));
+            return;
+        }
+        T* dcol = dcols.data() + slot * dcol_size;
+        T* acc = dxp_size ? dxps.data() + slot * dxp_size : dxi;
+        std::fill(acc, acc + (dxp_size ? dxp_size : img), T(0));
+        for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
+            const idx oh1 = std::min(g.oh, oh0 + rows), pc = (oh1 - oh0) * g.ow;
+            gemm<T>(dcol, pc, w, 1, K, di + oh0 * g.ow, P, 1, std::size_t(K), std::size_t(pc), std::size_t(F), T(1),
+                    T(0));
+            col2im_add(acc, static_cast<const T*>(dcol), pc, g, oh0, oh1);
+        }
+        if (dxp_size) copy_interior(dxi, static_cast<const T*>(acc), g, false);
+    });
+}
+
+#ifndef PYBP_CONV_DW_CHUNK
+#define PYBP_CONV_DW_CHUNK 4
+#endif
+// The weight gradient's chunks: this many images each (fewer chunks cost fewer partial sums; more balance two
+// threads better), and more per chunk when the partials of all chunks would exceed kDwPartialBytes.
+constexpr idx kDwChunkImages = PYBP_CONV_DW_CHUNK;
+constexpr idx kDwPartialBytes = idx(8) << 20;
+
+template <class T>
+void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, std::size_t fn, const Geom& g) {
+    const idx K = g.taps(), P = g.positions(), F = idx(fn), K1 = K + 1, N = idx(n), KF = K1 * F;
+    // [dW^T; db^T] ((K+1) x F): the column blocks carry a row of ones, so the product's last row sums dout (a serial
+    // running sum per filter cost a quarter of SimpleConvNet's kernel). Each chunk of images accumulates its own
+    // partial; the total adds the partials in chunk order. The chunks depend on the shapes only (not the threads).
+    const idx most_chunks = std::max<idx>(1, kDwPartialBytes / (KF * idx(sizeof(T))));
+    const idx per = std::max(kDwChunkImages, (N + most_chunks - 1) / most_chunks);
+    const idx chunks = (N + per - 1) / per;
+    const int threads = item_threads(chunks, double(N) * double(P) * double(K1) * double(F));
+    // One thread adds each partial as soon as it is done (one buffer); several keep every chunk's until the end.
+    std::vector<T> total(std::size_t(KF), T(0)), parts(std::size_t((threads > 1 ? chunks : 1) * KF));
+    auto scratch = make_scratch<T>(threads, g, K1);
+    const auto add_part = [&](const T* part) {
+        for (idx i = 0; i < KF; ++i) total[std::size_t(i)] += part[i];
+    };
+    for_each_item(chunks, threads, [&](idx slot, idx ch) {
+        T* part = parts.data() + (threads > 1 ? ch * KF : 0);
+        bool fresh = true;  // the chunk's first product overwrites its partial (no zero pass: 3-8% of conv6's time)
+        if (K <= kSmallTaps) std::fill(part, part + KF, T(0));
+        for (idx im = ch * per; im < std::min(N, (ch + 1) * per); ++im) {
+            const T* di = dout + im * F * P;
+            for_each_col_block(x + im * g.c * g.h * g.w, g, scratch[std::size_t(slot)], [&](idx p0, idx pc,
+                                                                                              const T* cb, idx ldc) {
+#ifdef PYBP_ISA_HAS_VEC
+                if (K <= kSmallTaps) {
+                    dw_small(part, F, cb, ldc, di + p0, P, K1, pc);
+                    return;
+                }
+#endif
+                gemm<T>(part, F, cb, ldc, 1, di + p0, 1, P, std::size_t(K1), std::size_t(F), std::size_t(pc), T(1),
+                        T(fresh ? 0 : 1));
+                fresh = false;
+            }, /*ones_row=*/true);
+        }
+        if (threads == 1) add_part(part);
+    });
+    for (idx ch = 0; ch < chunks && threads > 1; ++ch) add_part(parts.data() + ch * KF);
+    for (idx f = 0; f < F; ++f) {
+        for (idx k = 0; k < K; ++k) dw[f * K + k] = total[std::size_t(k * F + f)];
+        db[f] = total[std::size_t(K * F + f)];
     }
+}
+
+}  // namespace
+
+template <class T>
+void conv_forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::size_t c, std::size_t h,
+                  std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
+                  std::size_t pad) {
+    forward(out, x, w, b, n, fn, make_geom(c, h, wd, fh, fw, stride, pad));
 }
 
 template <class T>
 void conv_backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t c, std::size_t h,
                         std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
                         std::size_t pad) {
-    const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
-    const idx K = g.taps(), P = g.positions(), F = idx(fn), img = g.c * g.h * g.w;
-    const idx rows = g.chunk_rows<T>();
-    std::vector<T> dcol(g.identity() ? 0 : std::size_t(K * rows * g.ow));
-    // Accumulates into a padded image (in cache) and copies its interior out: dx is written once, never read or
-    // zero-filled (without padding, dx_n itself is the padded image). Same order of additions as onto zeroed dx.
-    std::vector<T> dxp(g.identity() || g.pad == 0 ? 0 : std::size_t(g.padded_size()));
-    for (idx im = 0; im < idx(n); ++im) {
-        T* dxi = dx + im * img;
-        const T* di = dout + im * F * P;
-        if (g.identity()) {  // dx_n is dcol itself
-            gemm<T>(dxi, P, w, 1, K, di, P, 1, std::size_t(K), std::size_t(P), std::size_t(F), T(1), T(0));
-            continue;
-        }
-        T* acc = dxp.empty() ? dxi : dxp.data();
-        std::fill(acc, acc + (dxp.empty() ? img : g.padded_size()), T(0));
-        for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
-            const idx oh1 = std::min(g.oh, oh0 + rows), pc = (oh1 - oh0) * g.ow;
-            gemm<T>(dcol.data(), pc, w, 1, K, di + oh0 * g.ow, P, 1, std::size_t(K), std::size_t(pc),
-                    std::size_t(F), T(1), T(0));
-            col2im_add(acc, dcol.data(), pc, g, oh0, oh1);
-        }
-        if (!dxp.empty()) copy_interior(dxi, static_cast<const T*>(dxp.data()), g, false);
-    }
+    backward_data(dx, dout, w, n, fn, make_geom(c, h, wd, fh, fw, stride, pad));
 }
 
 template <class T>
 void conv_backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, std::size_t c, std::size_t h,
                            std::size_t wd, std::size_t fn, std::size_t fh, std::size_t fw, std::size_t stride,
                            std::size_t pad) {
-    const Geom g = make_geom(c, h, wd, fh, fw, stride, pad);
-    const idx K = g.taps(), P = g.positions(), F = idx(fn), K1 = K + 1;
-    // [dW^T; db^T] ((K+1) x F), accumulated over images and blocks: the column blocks carry a row of ones, so the
-    // product's last row sums dout (a serial running sum per filter cost a quarter of SimpleConvNet's kernel)
-    Scratch<T> sc;
-    std::vector<T> dwt(std::size_t(K1 * F), T(0));
-    for (idx im = 0; im < idx(n); ++im) {
-        const T* di = dout + im * F * P;
-        for_each_col_block(x + im * g.c * g.h * g.w, g, sc, [&](idx p0, idx pc, const T* cb, idx ldc) {
-#ifdef PYBP_ISA_HAS_VEC
-            if (K <= kSmallTaps) {
-                dw_small(dwt.data(), F, cb, ldc, di + p0, P, K1, pc);
-                return;
-            }
-#endif
-            gemm<T>(dwt.data(), F, cb, ldc, 1, di + p0, 1, P, std::size_t(K1), std::size_t(F), std::size_t(pc),
-                    T(1), T(1));
-        }, /*ones_row=*/true);
-    }
-    for (idx f = 0; f < F; ++f) {
-        for (idx k = 0; k < K; ++k) dw[f * K + k] = dwt[std::size_t(k * F + f)];
-        db[f] = dwt[std::size_t(K * F + f)];
-    }
+    backward_weights(dw, db, dout, x, n, fn, make_geom(c, h, wd, fh, fw, stride, pad));
 }
 
 }  // namespace PYBP_ISA_NS

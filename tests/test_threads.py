@@ -262,3 +262,53 @@ def test_train_threads_out_of_range_is_a_clean_cli_error():
     assert "--threads: must be an integer in 1..256, got '100000'" in out.stderr
     assert _core.MAX_THREADS == 256  # the CLI's range and the pool's cap must not drift apart
     assert "Traceback" not in out.stderr
+
+
+
+def test_conv_kernels_give_the_same_bits_on_1_2_and_3_threads(tmp_path):
+    """Convolution splits the batch over threads: forward and input gradient per image, the weight gradient as
+    per-chunk partials (chunks of a few images, fixed by the shapes) added in chunk order. So every thread count
+    gives the same bits, on each ISA path. Batches of 13 make several chunks, one of them short; the shapes take
+    the transposed, the [W | b] and the few-taps forward paths. Each count runs in a fresh process whose first job
+    (a weight gradient) is offered to its threads whatever the load (the pool's count of parallel jobs); each
+    kernel runs 3 times, since tasks claim images in whatever order the threads come."""
+    code = """
+        import os, numpy as np
+        from pybp import _core
+        # >= 3 * 2^23 multiply-adds each: enough for 3 threads
+        shapes = [(13, 32, 16, 16, 32, 3, 3, 1, 1), (13, 24, 27, 27, 48, 3, 3, 2, 1), (13, 1, 40, 40, 64, 5, 5, 1, 0)]
+        res = {}
+        for isa in ("generic", _core.active_isa()):
+            _core.set_isa(isa)
+            for i, (n, c, h, w, fn, fh, fw, s, p) in enumerate(shapes):
+                for dt in (np.float32, np.float64):
+                    rng = np.random.default_rng(i)
+                    x = rng.standard_normal((n, c, h, w)).astype(dt)
+                    wt = rng.standard_normal((fn, c, fh, fw)).astype(dt)
+                    b = rng.standard_normal(fn).astype(dt)
+                    oh, ow = (h + 2 * p - fh) // s + 1, (w + 2 * p - fw) // s + 1
+                    dout = rng.standard_normal((n, fn, oh, ow)).astype(dt)
+                    for r in range(3):
+                        key = f"{isa} {i} {np.dtype(dt).name} {r}"
+                        res[key + " dw"], res[key + " db"] = _core.conv_backward_weights(dout, x, fh, fw, stride=s,
+                                                                                         pad=p)
+                        if len(res) == 2:
+                            print(min(_core.pool_stats()["parallel"], 1))
+                        res[key + " out"] = _core.conv_forward(x, wt, b, stride=s, pad=p)
+                        res[key + " dx"] = _core.conv_backward_data(dout, wt, h, w, stride=s, pad=p)
+        np.savez(os.environ["PYBP_TEST_OUT"], **res)
+    """
+    got = {}
+    for t in (1, 2, 3):
+        path = tmp_path / f"t{t}.npz"
+        out = _run(code, PYBP_NUM_THREADS=str(t), PYBP_TEST_OUT=str(path))
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["0" if t == 1 else "1"]
+        with np.load(path) as f:
+            got[t] = {k: f[k] for k in f.files}
+    assert len(got[1]) == 2 * 3 * 2 * 3 * 4
+    for t in (1, 2, 3):
+        for k, v in got[t].items():
+            isa, shape, dt, _, name = k.split()
+            first = got[1][f"{isa} {shape} {dt} 0 {name}"]
+            assert v.tobytes() == first.tobytes(), f"{k} on {t} threads differs from run 0 on 1 thread"
