@@ -158,7 +158,8 @@ void col2im_add(T* dxp, const T* dcol, idx ldc, const Geom& g, idx oh0, idx oh1)
     });
 }
 
-// Scratch of one task: a column block and a padded image (its border zeroed once and never written). Allocated
+// Scratch of one task: a column block and a padded image (zeroed at allocation; the im2col users write only its
+// interior, the input gradient accumulates over all of it and zeroes it per image). Allocated
 // before the tasks start (a task must not throw): the column block for col_rows rows of taps.
 template <class T>
 struct Scratch {
@@ -336,6 +337,8 @@ void fwd_small(T* o, idx P, const T* w, idx K, const T* b, idx F, const T* cb, i
 constexpr idx kSmallTaps = -1;  // no register-tile paths in this build: every product goes to the GEMM
 template <class T>
 void fwd_small(T*, idx, const T*, idx, const T*, idx, const T*, idx, idx) {}
+template <class T>
+void dw_small(T*, idx, const T*, idx, const T*, idx, idx, idx) {}
 #endif
 
 // The kernels on one geometry (the public entry points below make it). Here, not in them, because their lambdas
@@ -386,12 +389,10 @@ void backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t 
     const idx K = g.taps(), P = g.positions(), F = idx(fn), img = g.c * g.h * g.w, N = idx(n);
     const idx rows = g.chunk_rows<T>();
     const int threads = item_threads(N, double(N) * double(P) * double(K) * double(F));
-    // Per task: a column block, and a padded image (in cache) that dcol is added onto and whose interior is then
-    // copied out: dx is written once, never read or zero-filled (without padding, dx_n itself is the padded
+    // Per task: a column block (dcol), and a padded image (in cache) that dcol is added onto and whose interior is
+    // then copied out: dx is written once, never read or zero-filled (without padding, dx_n itself is the padded
     // image). Same order of additions as onto zeroed dx.
-    const idx dcol_size = g.identity() ? 0 : K * rows * g.ow;
-    const idx dxp_size = g.identity() || g.pad == 0 ? 0 : g.padded_size();
-    std::vector<T> dcols(std::size_t(threads * dcol_size)), dxps(std::size_t(threads * dxp_size));
+    auto scratch = make_scratch<T>(threads, g, g.identity() ? 0 : K);
     for_each_item(N, threads, [&](idx slot, idx im) {
         T* dxi = dx + im * img;
         const T* di = dout + im * F * P;
@@ -399,16 +400,17 @@ void backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t 
             gemm<T>(dxi, P, w, 1, K, di, P, 1, std::size_t(K), std::size_t(P), std::size_t(F), T(1), T(0));
             return;
         }
-        T* dcol = dcols.data() + slot * dcol_size;
-        T* acc = dxp_size ? dxps.data() + slot * dxp_size : dxi;
-        std::fill(acc, acc + (dxp_size ? dxp_size : img), T(0));
+        Scratch<T>& sc = scratch[std::size_t(slot)];
+        T* dcol = sc.col.data();
+        T* acc = g.pad ? sc.padded.data() : dxi;
+        std::fill(acc, acc + (g.pad ? g.padded_size() : img), T(0));
         for (idx oh0 = 0; oh0 < g.oh; oh0 += rows) {
             const idx oh1 = std::min(g.oh, oh0 + rows), pc = (oh1 - oh0) * g.ow;
             gemm<T>(dcol, pc, w, 1, K, di + oh0 * g.ow, P, 1, std::size_t(K), std::size_t(pc), std::size_t(F), T(1),
                     T(0));
             col2im_add(acc, static_cast<const T*>(dcol), pc, g, oh0, oh1);
         }
-        if (dxp_size) copy_interior(dxi, static_cast<const T*>(acc), g, false);
+        if (g.pad) copy_interior(dxi, static_cast<const T*>(acc), g, false);
     });
 }
 
@@ -444,12 +446,10 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
             const T* di = dout + im * F * P;
             for_each_col_block(x + im * g.c * g.h * g.w, g, scratch[std::size_t(slot)], [&](idx p0, idx pc,
                                                                                               const T* cb, idx ldc) {
-#ifdef PYBP_ISA_HAS_VEC
                 if (K <= kSmallTaps) {
                     dw_small(part, F, cb, ldc, di + p0, P, K1, pc);
                     return;
                 }
-#endif
                 gemm<T>(part, F, cb, ldc, 1, di + p0, 1, P, std::size_t(K1), std::size_t(F), std::size_t(pc), T(1),
                         T(fresh ? 0 : 1));
                 fresh = false;
