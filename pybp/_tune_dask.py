@@ -70,7 +70,13 @@ def _remote_trial(objective, params, data, seed, index, after=None):
     # in the worker's executor thread, not in the thread that ran PinThreads.setup.
     import pybp
     pybp.set_num_threads(1)
-    rec = run_trial(objective, params, data, seed, index)
+    try:  # OpenMP's thread count is per thread too: PinThreads' limit does not reach this executor thread
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # local workers: the nanny set OMP_NUM_THREADS=1
+        rec = run_trial(objective, params, data, seed, index)
+    else:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            rec = run_trial(objective, params, data, seed, index)
     rec["worker"] = distributed.get_worker().address
     return rec
 
