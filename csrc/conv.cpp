@@ -422,6 +422,8 @@ void backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t 
 constexpr idx kDwChunkImages = PYBP_CONV_DW_CHUNK;
 constexpr idx kDwPartialBytes = idx(8) << 20;
 
+#include "conv_direct_dw.inc"
+
 template <class T>
 void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, std::size_t fn, const Geom& g) {
     const idx K = g.taps(), P = g.positions(), F = idx(fn), K1 = K + 1, N = idx(n), KF = K1 * F;
@@ -429,20 +431,32 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
     // running sum per filter cost a quarter of SimpleConvNet's kernel). Each chunk of images accumulates its own
     // partial; the total adds the partials in chunk order. The chunks depend on the shapes only (not the threads).
     const idx most_chunks = std::max<idx>(1, kDwPartialBytes / (KF * idx(sizeof(T))));
-    const idx per = std::max(kDwChunkImages, (N + most_chunks - 1) / most_chunks);
+    const bool direct = dw_direct_applies(g);  // conv_direct_dw.inc: register tiles on the padded images
+    const idx per = std::max({kDwChunkImages, (N + most_chunks - 1) / most_chunks,
+                              direct ? dw_direct_chunk_images<T>(g) : idx(0)});
     const idx chunks = (N + per - 1) / per;
     const int threads = item_threads(chunks, double(N) * double(P) * double(K1) * double(F));
     // One thread adds each partial as soon as it is done (one buffer); several keep every chunk's until the end.
     std::vector<T> total(std::size_t(KF), T(0)), parts(std::size_t((threads > 1 ? chunks : 1) * KF));
-    auto scratch = make_scratch<T>(threads, g, K1);
+    auto scratch = make_scratch<T>(direct ? 0 : threads, g, K1);
+    std::vector<DwDirect<T>> dscratch;
+    for (int t = 0; t < threads && direct; ++t) dscratch.emplace_back(g, F, per);
     const auto add_part = [&](const T* part) {
         for (idx i = 0; i < KF; ++i) total[std::size_t(i)] += part[i];
     };
     for_each_item(chunks, threads, [&](idx slot, idx ch) {
         T* part = parts.data() + (threads > 1 ? ch * KF : 0);
+        const idx im0 = ch * per, im1 = std::min(N, (ch + 1) * per);
+        if (direct) {  // writes all of part
+            DwDirect<T>& s = dscratch[std::size_t(slot)];
+            for (idx im = im0; im < im1; ++im) s.load(im - im0, x + im * g.c * g.h * g.w, dout + im * F * P, g, F);
+            dw_direct_chunk(part, F, s, im1 - im0, g, F);
+            if (threads == 1) add_part(part);
+            return;
+        }
         bool fresh = true;  // the chunk's first product overwrites its partial (no zero pass: 3-8% of conv6's time)
         if (K <= kSmallTaps) std::fill(part, part + KF, T(0));
-        for (idx im = ch * per; im < std::min(N, (ch + 1) * per); ++im) {
+        for (idx im = im0; im < im1; ++im) {
             const T* di = dout + im * F * P;
             for_each_col_block(x + im * g.c * g.h * g.w, g, scratch[std::size_t(slot)], [&](idx p0, idx pc,
                                                                                               const T* cb, idx ldc) {
