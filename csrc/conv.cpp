@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -432,6 +433,7 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
     // partial; the total adds the partials in chunk order. The chunks depend on the shapes only (not the threads).
     const idx most_chunks = std::max<idx>(1, kDwPartialBytes / (KF * idx(sizeof(T))));
     const bool direct = dw_direct_applies(g);  // conv_direct_dw.inc: register tiles on the padded images
+    const bool tr = direct && dw_direct_transposed<T>(F);
     const idx per = std::max({kDwChunkImages, (N + most_chunks - 1) / most_chunks,
                               direct ? dw_direct_chunk_images<T>(g) : idx(0)});
     const idx chunks = (N + per - 1) / per;
@@ -440,7 +442,7 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
     std::vector<T> total(std::size_t(KF), T(0)), parts(std::size_t((threads > 1 ? chunks : 1) * KF));
     auto scratch = make_scratch<T>(direct ? 0 : threads, g, K1);
     std::vector<DwDirect<T>> dscratch;
-    for (int t = 0; t < threads && direct; ++t) dscratch.emplace_back(g, F, per);
+    for (int t = 0; t < threads && direct; ++t) dscratch.emplace_back(g, F, per, tr);
     const auto add_part = [&](const T* part) {
         for (idx i = 0; i < KF; ++i) total[std::size_t(i)] += part[i];
     };
@@ -449,7 +451,7 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
         const idx im0 = ch * per, im1 = std::min(N, (ch + 1) * per);
         if (direct) {  // writes all of part
             DwDirect<T>& s = dscratch[std::size_t(slot)];
-            for (idx im = im0; im < im1; ++im) s.load(im - im0, x + im * g.c * g.h * g.w, dout + im * F * P, g, F);
+            for (idx im = im0; im < im1; ++im) s.load(im - im0, x + im * g.c * g.h * g.w, dout + im * F * P, g);
             dw_direct_chunk(part, F, s, im1 - im0, g, F);
             if (threads == 1) add_part(part);
             return;
