@@ -426,14 +426,16 @@ constexpr idx kDwPartialBytes = idx(8) << 20;
 #include "conv_direct_dw.inc"
 
 template <class T>
-void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, std::size_t fn, const Geom& g) {
+void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, std::size_t fn, const Geom& g,
+                      bool allow_direct = true) {
     const idx K = g.taps(), P = g.positions(), F = idx(fn), K1 = K + 1, N = idx(n), KF = K1 * F;
     // [dW^T; db^T] ((K+1) x F): the column blocks carry a row of ones, so the product's last row sums dout (a serial
     // running sum per filter cost a quarter of SimpleConvNet's kernel). Each chunk of images accumulates its own
     // partial; the total adds the partials in chunk order. The chunks depend on the shapes only (not the threads).
     const idx most_chunks = std::max<idx>(1, kDwPartialBytes / (KF * idx(sizeof(T))));
-    const bool direct = dw_direct_applies(g);  // conv_direct_dw.inc: register tiles on the padded images
-    const bool tr = direct && dw_direct_transposed<T>(F);
+    const bool direct = allow_direct && dw_direct_applies(g);  // conv_direct_dw.inc: register tiles, no im2col
+    const DwMode mode = dw_direct_mode<T>(F);
+    std::atomic<bool> nonfinite{false};
     const idx per = std::max({kDwChunkImages, (N + most_chunks - 1) / most_chunks,
                               direct ? dw_direct_chunk_images<T>(g) : idx(0)});
     const idx chunks = (N + per - 1) / per;
@@ -442,7 +444,7 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
     std::vector<T> total(std::size_t(KF), T(0)), parts(std::size_t((threads > 1 ? chunks : 1) * KF));
     auto scratch = make_scratch<T>(direct ? 0 : threads, g, K1);
     std::vector<DwDirect<T>> dscratch;
-    for (int t = 0; t < threads && direct; ++t) dscratch.emplace_back(g, F, per, tr);
+    for (int t = 0; t < threads && direct; ++t) dscratch.emplace_back(g, F, per, mode);
     const auto add_part = [&](const T* part) {
         for (idx i = 0; i < KF; ++i) total[std::size_t(i)] += part[i];
     };
@@ -452,6 +454,7 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
         if (direct) {  // writes all of part
             DwDirect<T>& s = dscratch[std::size_t(slot)];
             for (idx im = im0; im < im1; ++im) s.load(im - im0, x + im * g.c * g.h * g.w, dout + im * F * P, g);
+            if (!s.finite) nonfinite = true, s.finite = true;
             dw_direct_chunk(part, F, s, im1 - im0, g, F);
             if (threads == 1) add_part(part);
             return;
@@ -473,6 +476,9 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
         }
         if (threads == 1) add_part(part);
     });
+    // An inf or NaN in an image: again on the GEMM path, which gives non-finite values in the same places as the
+    // definition (the direct tiles' garbage columns would spread them to more taps).
+    if (nonfinite) return backward_weights(dw, db, dout, x, n, fn, g, false);
     for (idx ch = 0; ch < chunks && threads > 1; ++ch) add_part(parts.data() + ch * KF);
     for (idx f = 0; f < F; ++f) {
         for (idx k = 0; k < K; ++k) dw[f * K + k] = total[std::size_t(k * F + f)];

@@ -101,3 +101,23 @@ def test_direct_weight_gradient_same_bits_on_1_2_and_3_threads(tmp_path):
             shape, dt, _, name = k.split()
             assert v.tobytes() == got[1][f"{shape} {dt} 0 {name}"].tobytes(), f"{k} on {t} threads differs"
 
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_non_finite_pixel_reaches_only_the_taps_that_see_it(backend, dtype, bad):
+    """An inf or NaN pixel makes non-finite exactly the weight-gradient entries whose windows contain it, as in the
+    definition: the position-vector tiles' zero garbage columns meet real pixels (0 * inf), so such images go to
+    the im2col path. The pixel sits in column 0 and the last column, where the garbage windows reach it."""
+    g = (2, 2, 9, 11, 5, 3, 3, 1)
+    dout, x, _, _ = _case(g, dtype.name)
+    x = x.copy()
+    x[1, 0, 4, 0] = bad
+    x[0, 1, 2, 10] = -bad
+    _, dw, db = L.conv_backward(dout, x, np.zeros((5, 2, 3, 3)), 1, 1)
+    got_dw, got_db = backend.conv_backward_weights(dout, x, 3, 3, stride=1, pad=1)
+    assert 0 < np.isfinite(dw).sum() < dw.size
+    np.testing.assert_array_equal(np.isfinite(got_dw), np.isfinite(dw))
+    np.testing.assert_array_equal(np.isnan(got_dw), np.isnan(dw))
+    fin = np.isfinite(dw)
+    np.testing.assert_allclose(got_dw[fin], dw[fin], rtol=TOL[dtype], atol=TOL[dtype] * 10)
+    np.testing.assert_allclose(got_db, db, rtol=TOL[dtype], atol=TOL[dtype] * 10)
