@@ -1,6 +1,6 @@
 """Interleaved A/B of the convolution weight gradient per layer shape: two builds of pybp._core side by side.
 
-    python bench/ab_dw.py <tree A> <tree B> [--rounds 15] [--dtype float32] [--layers conv2 conv5]
+    python bench/ab_dw.py <tree A> <tree B> [--rounds 15] [--dtype float32] [--layers conv2 conv5] [--isa avx2]
 
 Every round times each layer on A, B, A (median of a few calls, one thread); reported: B's GF/s and % of the
 one-core peak (bench_conv's figures: 273 GF/s f32, 137 f64), and the median and spread of B / mean(A around it).
@@ -39,10 +39,13 @@ def main():
     ap.add_argument("--dtype", default="float32")
     ap.add_argument("--layers", nargs="*", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--isa", default=None, help="an ISA path for both builds (generic, avx2, avx512)")
     args = ap.parse_args()
     A, B = _load(args.a, "a"), _load(args.b, "b")
     for m in (A, B):
         m.set_num_threads(args.threads)
+        if args.isa:
+            m.set_isa(args.isa)
     rng = np.random.default_rng(0)
     for name, (xs, ws, pad) in CONVS.items():
         if args.layers and not any(s in name for s in args.layers):
