@@ -9,8 +9,9 @@
 //   forward, K <= 32       out_n (FN x Pc) = b + W @ col as register tiles reading col in place (vector builds;
 //                          0.56-0.78x the GEMM's time for DeepConvNet's K = 9 and SimpleConvNet's 25)
 //   forward, otherwise     out_n (FN x Pc) = [W | b] @ [col; ones], straight into NCHW
-//   weight gradient        [dW^T; db^T] ((K+1) x FN) += [col; ones] @ dout_n^T over all images and chunks (col
-//                          read in place), transposed into dW and db once at the end; 1.1-1.5x dout @ col^T
+//   weight gradient        stride 1, FW 3 or 5: no im2col, register tiles on padded images (conv_direct_dw.inc);
+//                          otherwise [dW^T; db^T] ((K+1) x FN) += [col; ones] @ dout_n^T over all images and chunks
+//                          (col read in place), transposed into dW and db once at the end; 1.1-1.5x dout @ col^T
 //   input gradient         dcol (K x Pc) = W^T @ dout_n, then col2im adds it onto a padded dx_n, copied out
 // A 1x1 filter with stride 1 and no padding uses the image itself as its column block.
 // Threads: over images (pybp's pool). Each task claims images, or fixed chunks of images for the weight gradient,
