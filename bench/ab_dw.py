@@ -2,8 +2,9 @@
 
     python bench/ab_dw.py <tree A> <tree B> [--rounds 15] [--dtype float32] [--layers conv2 conv5] [--isa avx2]
 
-Every round times each layer on A, B, A (median of a few calls, one thread); reported: B's GF/s and % of the
-one-core peak (bench_conv's figures: 273 GF/s f32, 137 f64), and the median and spread of B / mean(A around it).
+Every round times each layer on A, B, A (median of a few calls); reported: each build's best time and % of the
+one-core peak (bench_conv's figures: 273 GF/s f32, 137 f64), and the median and 10th-90th percentile spread of
+B / mean(A around it).
 """
 from __future__ import annotations
 
@@ -58,17 +59,17 @@ def main():
         fb = lambda: B.conv_backward_weights(dout, x, ws[2], ws[3], 1, pad)  # noqa: E731
         for f in (fa, fb):
             f()
-        ratios, tbs = [], []
+        ratios, tbs, tas = [], [], []
         for _ in range(args.rounds):
             a1 = _time(fa, args.reps)
             tb = _time(fb, args.reps)
             a2 = _time(fa, args.reps)
             ratios.append(tb / ((a1 + a2) / 2))
             tbs.append(tb)
+            tas += [a1, a2]
         r = np.percentile(ratios, [10, 50, 90])
-        tb = min(tbs)
-        gf = flop / tb / 1e9
-        print(f"{name:38s} B {tb * 1e3:7.3f} ms {gf:6.1f} GF/s {100 * gf / PEAK[args.dtype]:5.1f}% peak  "
+        pa, pb = (100 * flop / min(t) / 1e9 / PEAK[args.dtype] for t in (tas, tbs))
+        print(f"{name:38s} A {min(tas) * 1e3:7.3f} ms {pa:5.1f}% peak  B {min(tbs) * 1e3:7.3f} ms {pb:5.1f}% peak  "
               f"B/A {r[1]:.3f} [{r[0]:.3f}-{r[2]:.3f}]", flush=True)
 
 
