@@ -435,7 +435,7 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
     // partial; the total adds the partials in chunk order. The chunks depend on the shapes only (not the threads).
     const idx most_chunks = std::max<idx>(1, kDwPartialBytes / (KF * idx(sizeof(T))));
     const bool direct = allow_direct && dw_direct_applies(g);  // conv_direct_dw.inc: register tiles, no im2col
-    const DwMode mode = dw_direct_mode<T>(F);
+    const DwMode mode = dw_direct_mode<T>(g, F);
     std::atomic<bool> nonfinite{false};
     const idx per = std::max({kDwChunkImages, (N + most_chunks - 1) / most_chunks,
                               direct ? dw_direct_chunk_images<T>(g) : idx(0)});

@@ -29,6 +29,8 @@ GEOMS = [
     (2, 1, 6, 7, 48, 3, 3, 1),    # f32 3 filter vectors, f64 4 + 2; 3 rows
     (5, 2, 5, 5, 80, 3, 3, 0),    # f32 4 + 1 filter vectors, f64 4 + 4 + 2; 5 images
     (2, 1, 9, 8, 32, 5, 5, 2),    # filter vectors, 5-wide
+    (3, 1, 9, 8, 5, 3, 3, 0),     # one 3x3 channel (dout read in place, shifted copies): pad 0, 5 = 3 + 2 filters
+    (2, 1, 7, 9, 4, 3, 3, 2),     # one 3x3 channel, pad 2, 4 = 3 + 1 filters, 99 positions (f32: 6 vectors + 3)
 ]
 TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
@@ -72,13 +74,15 @@ def test_direct_weight_gradient_on_each_isa_path(isa, dtype):
 
 
 def test_direct_weight_gradient_same_bits_on_1_2_and_3_threads(tmp_path):
-    """The position-vector tiles (16 and 30 filters) and the filter-vector ones (64), 3- and 5-wide, f32 and f64:
+    """The position-vector tiles (16 and 30 filters), the filter-vector ones (64) and the single-channel ones (C = 1,
+    3x3), 3- and 5-wide, f32 and f64:
     chunks fixed by the shapes and added in chunk order, so 1, 2 and 3 threads give the same bits (13 images: one
     short chunk)."""
     code = """
         import os, numpy as np
         from pybp import _core
-        shapes = [(13, 16, 28, 28, 16, 3, 1), (13, 3, 32, 32, 30, 5, 2), (13, 16, 14, 14, 64, 3, 1)]
+        shapes = [(13, 16, 28, 28, 16, 3, 1), (13, 3, 32, 32, 30, 5, 2), (13, 16, 14, 14, 64, 3, 1),
+                  (13, 1, 112, 112, 16, 3, 1)]
         res = {}
         for i, (n, c, h, w, fn, k, p) in enumerate(shapes):
             for dt in (np.float32, np.float64):
@@ -95,7 +99,7 @@ def test_direct_weight_gradient_same_bits_on_1_2_and_3_threads(tmp_path):
     for t, out in runs.items():  # the runs on 2 and 3 threads did split
         assert out.returncode == 0 and out.stdout.split() == [str(t > 1)], out.stderr
     got = {t: dict(np.load(tmp_path / f"t{t}.npz")) for t in runs}
-    assert len(got[1]) == 3 * 2 * 2 * 2
+    assert len(got[1]) == 4 * 2 * 2 * 2
     for t in (1, 2, 3):
         for k, v in got[t].items():
             shape, dt, _, name = k.split()
