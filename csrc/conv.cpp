@@ -423,6 +423,7 @@ void backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t 
 // threads better), and more per chunk when the partials of all chunks would exceed kDwPartialBytes.
 constexpr idx kDwChunkImages = PYBP_CONV_DW_CHUNK;
 constexpr idx kDwPartialBytes = idx(8) << 20;
+constexpr idx kDwDirectBytes = idx(32) << 20;
 
 #include "conv_direct_dw.inc"
 
@@ -434,11 +435,15 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
     // running sum per filter cost a quarter of SimpleConvNet's kernel). Each chunk of images accumulates its own
     // partial; the total adds the partials in chunk order. The chunks depend on the shapes only (not the threads).
     const idx most_chunks = std::max<idx>(1, kDwPartialBytes / (KF * idx(sizeof(T))));
-    const bool direct = allow_direct && dw_direct_applies(g);  // conv_direct_dw.inc: register tiles, no im2col
+    // The direct path (conv_direct_dw.inc: register tiles, no im2col) copies whole chunks of images: only while a
+    // task's copies stay within kDwDirectBytes (large images take the GEMM path's row blocks instead).
+    const idx per_gemm = std::max(kDwChunkImages, (N + most_chunks - 1) / most_chunks);
+    const idx per_direct = std::max(per_gemm, dw_direct_chunk_images<T>(g));
+    const bool direct = allow_direct && dw_direct_applies(g) &&
+                        per_direct * dw_direct_image_bytes<T>(g, F) <= kDwDirectBytes;
     const DwMode mode = dw_direct_mode<T>(g, F);
     std::atomic<bool> nonfinite{false};
-    const idx per = std::max({kDwChunkImages, (N + most_chunks - 1) / most_chunks,
-                              direct ? dw_direct_chunk_images<T>(g) : idx(0)});
+    const idx per = direct ? per_direct : per_gemm;
     const idx chunks = (N + per - 1) / per;
     const int threads = item_threads(chunks, double(N) * double(P) * double(K1) * double(F));
     // One thread adds each partial as soon as it is done (one buffer); several keep every chunk's until the end.
