@@ -9,8 +9,9 @@
 //   forward, K <= 32       out_n (FN x Pc) = b + W @ col as register tiles reading col in place (vector builds;
 //                          0.56-0.78x the GEMM's time for DeepConvNet's K = 9 and SimpleConvNet's 25)
 //   forward, otherwise     out_n (FN x Pc) = [W | b] @ [col; ones], straight into NCHW
-//   weight gradient        [dW^T; db^T] ((K+1) x FN) += [col; ones] @ dout_n^T over all images and chunks (col
-//                          read in place), transposed into dW and db once at the end; 1.1-1.5x dout @ col^T
+//   weight gradient        stride 1, FW 3 or 5: no im2col, register tiles on padded images (conv_direct_dw.inc);
+//                          otherwise [dW^T; db^T] ((K+1) x FN) += [col; ones] @ dout_n^T over all images and chunks
+//                          (col read in place), transposed into dW and db once at the end; 1.1-1.5x dout @ col^T
 //   input gradient         dcol (K x Pc) = W^T @ dout_n, then col2im adds it onto a padded dx_n, copied out
 // A 1x1 filter with stride 1 and no padding uses the image itself as its column block.
 // Threads: over images (pybp's pool). Each task claims images, or fixed chunks of images for the weight gradient,
@@ -22,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -421,28 +423,51 @@ void backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t 
 // threads better), and more per chunk when the partials of all chunks would exceed kDwPartialBytes.
 constexpr idx kDwChunkImages = PYBP_CONV_DW_CHUNK;
 constexpr idx kDwPartialBytes = idx(8) << 20;
+constexpr idx kDwDirectBytes = idx(32) << 20;
+
+#include "conv_direct_dw.inc"
 
 template <class T>
-void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, std::size_t fn, const Geom& g) {
+void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, std::size_t fn, const Geom& g,
+                      bool allow_direct = true) {
     const idx K = g.taps(), P = g.positions(), F = idx(fn), K1 = K + 1, N = idx(n), KF = K1 * F;
     // [dW^T; db^T] ((K+1) x F): the column blocks carry a row of ones, so the product's last row sums dout (a serial
     // running sum per filter cost a quarter of SimpleConvNet's kernel). Each chunk of images accumulates its own
     // partial; the total adds the partials in chunk order. The chunks depend on the shapes only (not the threads).
     const idx most_chunks = std::max<idx>(1, kDwPartialBytes / (KF * idx(sizeof(T))));
-    const idx per = std::max(kDwChunkImages, (N + most_chunks - 1) / most_chunks);
+    // The direct path (conv_direct_dw.inc: register tiles, no im2col) copies whole chunks of images: only while a
+    // task's copies stay within kDwDirectBytes (large images take the GEMM path's row blocks instead).
+    const idx per_gemm = std::max(kDwChunkImages, (N + most_chunks - 1) / most_chunks);
+    const idx per_direct = std::max(per_gemm, dw_direct_chunk_images<T>(g));
+    const bool direct = allow_direct && dw_direct_applies(g) &&
+                        per_direct * dw_direct_image_bytes<T>(g, F) <= kDwDirectBytes;
+    const DwMode mode = dw_direct_mode<T>(g, F);
+    std::atomic<bool> nonfinite{false};
+    const idx per = direct ? per_direct : per_gemm;
     const idx chunks = (N + per - 1) / per;
     const int threads = item_threads(chunks, double(N) * double(P) * double(K1) * double(F));
     // One thread adds each partial as soon as it is done (one buffer); several keep every chunk's until the end.
     std::vector<T> total(std::size_t(KF), T(0)), parts(std::size_t((threads > 1 ? chunks : 1) * KF));
-    auto scratch = make_scratch<T>(threads, g, K1);
+    auto scratch = make_scratch<T>(direct ? 0 : threads, g, K1);
+    std::vector<DwDirect<T>> dscratch;
+    for (int t = 0; t < threads && direct; ++t) dscratch.emplace_back(g, F, per, mode);
     const auto add_part = [&](const T* part) {
         for (idx i = 0; i < KF; ++i) total[std::size_t(i)] += part[i];
     };
     for_each_item(chunks, threads, [&](idx slot, idx ch) {
         T* part = parts.data() + (threads > 1 ? ch * KF : 0);
+        const idx im0 = ch * per, im1 = std::min(N, (ch + 1) * per);
+        if (direct) {  // writes all of part
+            DwDirect<T>& s = dscratch[std::size_t(slot)];
+            for (idx im = im0; im < im1; ++im) s.load(im - im0, x + im * g.c * g.h * g.w, dout + im * F * P, g);
+            if (!s.finite) nonfinite = true, s.finite = true;
+            dw_direct_chunk(part, F, s, im1 - im0, g, F);
+            if (threads == 1) add_part(part);
+            return;
+        }
         bool fresh = true;  // the chunk's first product overwrites its partial (no zero pass: 3-8% of conv6's time)
         if (K <= kSmallTaps) std::fill(part, part + KF, T(0));
-        for (idx im = ch * per; im < std::min(N, (ch + 1) * per); ++im) {
+        for (idx im = im0; im < im1; ++im) {
             const T* di = dout + im * F * P;
             for_each_col_block(x + im * g.c * g.h * g.w, g, scratch[std::size_t(slot)], [&](idx p0, idx pc,
                                                                                               const T* cb, idx ldc) {
@@ -457,6 +482,9 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
         }
         if (threads == 1) add_part(part);
     });
+    // An inf or NaN in an image: again on the GEMM path, which gives non-finite values in the same places as the
+    // definition (the direct tiles' garbage columns would spread them to more taps).
+    if (nonfinite) return backward_weights(dw, db, dout, x, n, fn, g, false);
     for (idx ch = 0; ch < chunks && threads > 1; ++ch) add_part(parts.data() + ch * KF);
     for (idx f = 0; f < F; ++f) {
         for (idx k = 0; k < K; ++k) dw[f * K + k] = total[std::size_t(k * F + f)];
