@@ -269,9 +269,10 @@ def test_conv_kernels_give_the_same_bits_on_1_2_and_3_threads(tmp_path):
     """Convolution splits the batch over threads: forward and input gradient per image, the weight gradient as
     per-chunk partials (chunks of a few images, fixed by the shapes) added in chunk order. So every thread count
     gives the same bits, on each ISA path. Batches of 13 make several chunks, one of them short; the shapes take
-    the transposed, the [W | b] and the few-taps forward paths. Each count runs in a fresh process whose first job
-    (a weight gradient) is offered to its threads whatever the load (the pool's count of parallel jobs); each
-    kernel runs 3 times, since tasks claim images in whatever order the threads come."""
+    the transposed, the [W | b] and the few-taps forward paths, and (AVX-512) the direct forward and input
+    gradient. Each count runs in a fresh process whose first job (a weight gradient) is offered to its threads
+    whatever the load (the pool's count of parallel jobs); each kernel runs 3 times, since tasks claim images in
+    whatever order the threads come."""
     code = """
         import os, numpy as np
         from pybp import _core
