@@ -25,11 +25,12 @@ GEOMS = [
     # 3-wide filters at stride 1 (C++ adds a filter row's three taps together in col2im) with 2 and 1 output columns
     (2, 2, 5, 4, 2, 3, 3, 1, 0),
     (1, 2, 3, 3, 2, 3, 3, 1, 0),
-    # stride 1 with >= 64 taps and >= 4 output channels (C++ AVX-512: the direct kernel, tiles of 4 channels x up to
-    # 6 vectors of positions in padded row length, masked stores at the row ends; the input gradient as a forward
-    # on dout padded by FH-1-pad). Rows of 6, 19, 40 columns (vectors crossing 1-3 row ends, or none), pad 0/1/2/3,
-    # channels 9 = 4+4+1, 10 = 4+4+2, 11 = 4+4+3 (input gradient: 8, 9 = 4+4+1), one position block or several,
-    # one input channel with an 8x8 filter, a 5x4 filter (input gradient padded 2 rows and 1 column)
+    # stride 1 with >= 4 output channels (C++ AVX-512: the direct kernel, tiles of 4 channels x up to 6 vectors of
+    # positions in padded row length, rows sharing their pad columns, masked stores at the row ends; the input
+    # gradient as a forward on dout padded by FH-1-pad). Rows of 6, 19, 40 columns (vectors crossing 1-3 row ends,
+    # or none), pad 0/1/2/3, channels 9 = 4+4+1, 10 = 4+4+2, 11 = 4+4+3 (input gradient: 8, 9 = 4+4+1), one
+    # position block or several, one input channel with an 8x8 filter, a 5x4 filter (input gradient padded 2 rows
+    # and 1 column); the few-taps shapes above take it too
     (2, 8, 5, 6, 9, 3, 3, 1, 1),
     (1, 8, 17, 19, 10, 3, 3, 1, 0),
     (2, 9, 6, 7, 11, 3, 3, 1, 2),
