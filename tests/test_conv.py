@@ -37,6 +37,11 @@ GEOMS = [
     (1, 8, 3, 40, 5, 3, 3, 1, 1),
     (1, 1, 12, 13, 6, 8, 8, 1, 3),
     (1, 4, 9, 10, 8, 5, 4, 1, 2),
+    # one input channel, 3x3, >= 8 rows: the C++ AVX-512 input gradient in row tiles (8 rows x 1-2 vectors; the last
+    # row block overlapping the one before): 19 = 8 + 8 + 3 rows, 37 columns (several column blocks, a partial one),
+    # pad 0 (dout padded by 2) and pad 2 (dout unpadded), 8 rows exactly; (2, 1, 12, 11, ...) above: one vector
+    (1, 1, 19, 37, 4, 3, 3, 1, 0),
+    (1, 1, 8, 17, 5, 3, 3, 1, 2),
 ]
 TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
@@ -200,3 +205,18 @@ def test_both_isa_paths_match_direct_loops(isa, rng):
     for got in isa.run(run):
         for a, e in zip(got, want):
             np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_direct_shapes_on_both_isa_paths(isa, rng, dt):
+    """A stride-1 shape that the AVX2 build's direct kernel takes too (>= 12 columns, > 32 taps, >= 4 output
+    channels both ways; 2 x 5 register tiles there), on the generic path and on each optimised one, vs the loops."""
+    g = (2, 8, 13, 14, 6, 3, 3, 1, 1)
+    x, wt, b = _data(rng, np.dtype(dt), g)
+    dout = rng.standard_normal((2, 6, 13, 14)).astype(dt)
+    from pybp import _cpp
+    want = (L.conv_forward(x, wt, b, 1, 1), L.conv_backward(dout, x, wt, 1, 1)[0])
+    tol = TOL[np.dtype(dt)]
+    for got in isa.run(lambda: (_cpp.conv_forward(x, wt, b, 1, 1), _cpp.conv_backward_data(dout, wt, 13, 14, 1, 1))):
+        for a, e in zip(got, want):
+            np.testing.assert_allclose(a, e, rtol=tol, atol=tol * 10)
