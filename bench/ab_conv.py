@@ -1,9 +1,11 @@
 """A/B timing of the convolution kernels: two builds of pybp._core side by side in one process, calls interleaved.
 
     python bench/ab_conv.py <tree A> <tree B> [--rounds 15] [--dtype float32] [--kernels fwd,bwd_data] [--isa avx2]
+                                                  [--threads 2]
 
-For each layer of bench_conv.CONVS and kernel: per round, A then B then A (mean of a ~5 ms batch, one thread).
-Reported: each build's best time as GF/s and % of this core's peak (pybp.benchmark.peak_gflops), and the median
+For each layer of bench_conv.CONVS and kernel: per round, A then B then A (mean of a ~5 ms batch, one thread
+unless --threads). Reported: each build's best time as GF/s and % of one core's peak (pybp.benchmark.peak_gflops;
+not scaled by the threads), and the median
 B / mean(A before, A after) ratio with its 10th-90th percentile spread (< 1: B faster).
 """
 from __future__ import annotations
@@ -39,7 +41,7 @@ def _calls(core, dtype, kernels):
 
 def main():
     args = sys.argv[1:]
-    opts = {"--rounds": "15", "--dtype": "float32", "--kernels": "fwd,bwd_data", "--isa": ""}
+    opts = {"--rounds": "15", "--dtype": "float32", "--kernels": "fwd,bwd_data", "--isa": "", "--threads": "1"}
     for k in list(opts):
         if k in args:
             i = args.index(k)
@@ -52,6 +54,7 @@ def main():
     kernels = opts["--kernels"].split(",")
     cores = [_load(t, tag) for t, tag in zip(args, "ab")]
     for core in cores:
+        core.set_num_threads(int(opts["--threads"]))
         if opts["--isa"]:
             core.set_isa(opts["--isa"])
     a, b = (_calls(core, np.dtype(opts["--dtype"]), kernels) for core in cores)

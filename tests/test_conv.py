@@ -42,6 +42,14 @@ GEOMS = [
     # pad 0 (dout padded by 2) and pad 2 (dout unpadded), 8 rows exactly; (2, 1, 12, 11, ...) above: one vector
     (1, 1, 19, 37, 4, 3, 3, 1, 0),
     (1, 1, 8, 17, 5, 3, 3, 1, 2),
+    # <= 100 output positions and output channels a multiple of 16 (C++ AVX-512, float32: channel tiles, 1-4
+    # vectors of channels x 6-12 positions, the last position tile overlapping): forward with 64 channels at 63
+    # positions, 32 channels at 100 positions with pad 2; input gradient with 48 channels unpadded by pad 0, and 16
+    # channels at 56 positions
+    (1, 2, 7, 9, 64, 3, 3, 1, 1),
+    (2, 3, 8, 8, 32, 3, 3, 1, 2),
+    (1, 48, 6, 5, 3, 3, 3, 1, 0),
+    (1, 16, 8, 7, 4, 3, 3, 1, 1),
 ]
 TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
