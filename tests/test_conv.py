@@ -37,11 +37,14 @@ GEOMS = [
     (1, 8, 3, 40, 5, 3, 3, 1, 1),
     (1, 1, 12, 13, 6, 8, 8, 1, 3),
     (1, 4, 9, 10, 8, 5, 4, 1, 2),
-    # one input channel, 3x3, >= 8 rows: the C++ AVX-512 input gradient in row tiles (8 rows x 1-2 vectors; the last
-    # row block overlapping the one before): 19 = 8 + 8 + 3 rows, 37 columns (several column blocks, a partial one),
-    # pad 0 (dout padded by 2) and pad 2 (dout unpadded), 8 rows exactly; (2, 1, 12, 11, ...) above: one vector
+    # one input channel, 3x3 (C++ AVX-512: row tiles, the last row block overlapping the one before): the input
+    # gradient (one output channel) in 8 rows x 1-2 vectors: 19 = 8 + 8 + 3 rows, 37 columns (several column
+    # blocks, a partial one), pad 0 (dout padded by 2) and pad 2 (dout unpadded), 8 rows exactly; (2, 1, 12, 11,
+    # ...) above: one vector. The forward with 4 or 8 output channels in 2 rows x 4 channels: 17 and 9 rows, 35
+    # and 12 columns
     (1, 1, 19, 37, 4, 3, 3, 1, 0),
     (1, 1, 8, 17, 5, 3, 3, 1, 2),
+    (2, 1, 9, 12, 8, 3, 3, 1, 1),
     # <= 100 output positions and output channels a multiple of 16 (C++ AVX-512, float32: channel tiles, 1-4
     # vectors of channels x 6-12 positions, the last position tile overlapping): forward with 64 channels at 63
     # positions, 32 channels at 100 positions with pad 2; input gradient with 48 channels unpadded by pad 0, and 16
