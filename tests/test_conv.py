@@ -25,6 +25,34 @@ GEOMS = [
     # 3-wide filters at stride 1 (C++ adds a filter row's three taps together in col2im) with 2 and 1 output columns
     (2, 2, 5, 4, 2, 3, 3, 1, 0),
     (1, 2, 3, 3, 2, 3, 3, 1, 0),
+    # stride 1 with >= 4 output channels (C++ AVX-512: the direct kernel, tiles of 4 channels x up to 6 vectors of
+    # positions in padded row length, rows sharing their pad columns, masked stores at the row ends; the input
+    # gradient as a forward on dout padded by FH-1-pad). Rows of 6, 19, 40 columns (vectors crossing 1-3 row ends,
+    # or none), pad 0/1/2/3, channels 9 = 4+4+1, 10 = 4+4+2, 11 = 4+4+3 (input gradient: 8, 9 = 4+4+1), one
+    # position block or several, one input channel with an 8x8 filter, a 5x4 filter (input gradient padded 2 rows
+    # and 1 column); the few-taps shapes above take it too
+    (2, 8, 5, 6, 9, 3, 3, 1, 1),
+    (1, 8, 17, 19, 10, 3, 3, 1, 0),
+    (2, 9, 6, 7, 11, 3, 3, 1, 2),
+    (1, 8, 3, 40, 5, 3, 3, 1, 1),
+    (1, 1, 12, 13, 6, 8, 8, 1, 3),
+    (1, 4, 9, 10, 8, 5, 4, 1, 2),
+    # one input channel, 3x3 (C++ AVX-512: row tiles, the last row block overlapping the one before): the input
+    # gradient (one output channel) in 8 rows x 1-2 vectors: 19 = 8 + 8 + 3 rows, 37 columns (several column
+    # blocks, a partial one), pad 0 (dout padded by 2) and pad 2 (dout unpadded), 8 rows exactly; (2, 1, 12, 11,
+    # ...) above: one vector. The forward with 4 or 8 output channels in 2 rows x 4 channels: 17 and 9 rows, 35
+    # and 12 columns
+    (1, 1, 19, 37, 4, 3, 3, 1, 0),
+    (1, 1, 8, 17, 5, 3, 3, 1, 2),
+    (2, 1, 9, 12, 8, 3, 3, 1, 1),
+    # <= 100 output positions and output channels a multiple of 16 (C++ AVX-512, float32: channel tiles, 1-4
+    # vectors of channels x 6-12 positions, the last position tile overlapping): forward with 64 channels at 63
+    # positions, 32 channels at 100 positions with pad 2; input gradient with 48 channels unpadded by pad 0, and 16
+    # channels at 56 positions
+    (1, 2, 7, 9, 64, 3, 3, 1, 1),
+    (2, 3, 8, 8, 32, 3, 3, 1, 2),
+    (1, 48, 6, 5, 3, 3, 3, 1, 0),
+    (1, 16, 8, 7, 4, 3, 3, 1, 1),
 ]
 TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
@@ -188,3 +216,18 @@ def test_both_isa_paths_match_direct_loops(isa, rng):
     for got in isa.run(run):
         for a, e in zip(got, want):
             np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["f32", "f64"])
+def test_direct_shapes_on_both_isa_paths(isa, rng, dt):
+    """A stride-1 shape that the AVX2 build's direct kernel takes too (>= 12 columns, > 32 taps, >= 4 output
+    channels both ways; 2 x 5 register tiles there), on the generic path and on each optimised one, vs the loops."""
+    g = (2, 8, 13, 14, 6, 3, 3, 1, 1)
+    x, wt, b = _data(rng, np.dtype(dt), g)
+    dout = rng.standard_normal((2, 6, 13, 14)).astype(dt)
+    from pybp import _cpp
+    want = (L.conv_forward(x, wt, b, 1, 1), L.conv_backward(dout, x, wt, 1, 1)[0])
+    tol = TOL[np.dtype(dt)]
+    for got in isa.run(lambda: (_cpp.conv_forward(x, wt, b, 1, 1), _cpp.conv_backward_data(dout, wt, 13, 14, 1, 1))):
+        for a, e in zip(got, want):
+            np.testing.assert_allclose(a, e, rtol=tol, atol=tol * 10)
