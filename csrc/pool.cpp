@@ -60,48 +60,38 @@ template <class V, class T> typename V::V chunk_offsets(idx extra) {
     return V::add(e, V::select(V::not_le(e, V::set1(T(V::L - 1))), V::set1(T(extra)), V::zero()));
 }
 
-// Runs chunk(V(), z, offsets) for chunks of L outputs z .. z + L - 1 covering a row of OW outputs, with V the
-// widest vector that fits (L <= OW): the last chunk overlaps the one before (some outputs computed twice, with the
-// same result) instead of leaving a tail. Returns the outputs done: none in the generic build or when OW is
-// shorter than a narrow vector.
+// Runs chunk(V(), z, offsets) for chunks of L outputs z .. z + L - 1 covering a row of OW >= L outputs: the last
+// chunk overlaps the one before (some outputs computed twice, with the same result) instead of leaving a tail.
+// Returns the outputs done: none in the generic build or when OW < L.
 template <class T, class F> idx vec_row(idx W, idx OW, F&& chunk) {
 #ifdef PYBP_ISA_HAS_VEC
-    auto row = [&](auto v) {
-        using V = decltype(v);
-        if (OW < V::L) return idx(0);
-        const auto offsets = chunk_offsets<V, T>(0);
-        idx z = 0;
-        for (; z + V::L <= OW; z += V::L) chunk(v, z, offsets);
-        if (z < OW) chunk(v, OW - V::L, offsets);
-        return OW;
-    };
-    if (W >= kVecMaxWidth) return 0;
-    if (idx done = row(simd::Vec<T>())) return done;
-    return row(simd::Narrow<T>());
+    using V = simd::Vec256<T>;  // in both vector builds (CMakeLists.txt: this family's avx512 build has AVX2 flags)
+    if (W >= kVecMaxWidth || OW < V::L) return 0;
+    const auto offsets = chunk_offsets<V, T>(0);
+    idx z = 0;
+    for (; z + V::L <= OW; z += V::L) chunk(V(), z, offsets);
+    if (z < OW) chunk(V(), OW - V::L, offsets);
+    return OW;
 #else
     (void)W, (void)OW, (void)chunk;
     return 0;
 #endif
 }
 
-// Rows of half a vector (8x8 and 16x16 planes): runs chunk(V(), r, offsets) for rows r and r + 1 together, r even
-// (pool2_chunk's extra = 2W - L). Returns the rows done: all but an odd last one, or none.
+// Rows of half a vector (8x8 f32 planes, 4x4 f64): runs chunk(V(), r, offsets) for rows r and r + 1 together, r
+// even (pool2_chunk's extra = 2W - L). Returns the rows done: all but an odd last one, or none.
 template <class T, class F> idx vec_row_pairs(idx W, idx OH, idx OW, F&& chunk) {
 #ifdef PYBP_ISA_HAS_VEC
-    auto pairs = [&](auto v) {
-        using V = decltype(v);
-        const auto offsets = chunk_offsets<V, T>(2 * W - V::L);
-        idx r = 0;
-        for (; r + 2 <= OH; r += 2) chunk(v, r, offsets);
-        return r;
-    };
-    if (W >= kVecMaxWidth) return 0;
-    if (2 * OW == simd::Vec<T>::L) return pairs(simd::Vec<T>());
-    if (2 * OW == simd::Narrow<T>::L) return pairs(simd::Narrow<T>());
+    using V = simd::Vec256<T>;
+    if (W >= kVecMaxWidth || 2 * OW != V::L) return 0;
+    const auto offsets = chunk_offsets<V, T>(2 * W - V::L);
+    idx r = 0;
+    for (; r + 2 <= OH; r += 2) chunk(V(), r, offsets);
+    return r;
 #else
     (void)W, (void)OH, (void)OW, (void)chunk;
-#endif
     return 0;
+#endif
 }
 
 // L outputs on vectors V, from the 2L elements t[0, L) and t[L + extra, 2L + extra) of the windows' top rows

@@ -52,38 +52,6 @@ template <class T> struct Vec512 {
     static M ordered(V a) { PYBP_PSPD_MASK(cmp, a, a, _CMP_ORD_Q); }  // mask: a is not NaN
     static M not_le(V a, V b) { PYBP_PSPD_MASK(cmp, a, b, _CMP_NLE_UQ); }  // mask: !(a <= b), NaN included
     static M mask_or(M a, M b) { return static_cast<M>(a | b); }
-    static M mask_and(M a, M b) { return static_cast<M>(a & b); }
-    static M eq(V a, V b) { PYBP_PSPD_MASK(cmp, a, b, _CMP_EQ_OQ); }
-    // a0 b0 a1 b1 ... : the first (lo) and the second (hi) L of the 2L interleaved elements.
-    static V zip_lo(V a, V b) { PYBP_PSPD(permutex2var, a, zip_index(0), b); }
-    static V zip_hi(V a, V b) { PYBP_PSPD(permutex2var, a, zip_index(L / 2), b); }
-    static I zip_index(int from) {  // from + i / 2, plus L (b's lanes) for odd i
-        if constexpr (f32) return _mm512_add_epi32(_mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
-                                                                     23), _mm512_set1_epi32(from));
-        else return _mm512_add_epi64(_mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), _mm512_set1_epi64(from));
-    }
-    // T(p[i] - sub) (int32 arithmetic, then rounded to T).
-    static V load_int(const std::int32_t* p, std::int32_t sub) {
-        if constexpr (f32) return _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_loadu_si512(p), _mm512_set1_epi32(sub)));
-        else return _mm512_cvtepi32_pd(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)),
-                                                        _mm256_set1_epi32(sub)));
-    }
-    // The even and the odd elements of the 2L at a then b, in order.
-    static V evens(V a, V b) { PYBP_PSPD(permutex2var, a, pair_index(0), b); }
-    static V odds(V a, V b) { PYBP_PSPD(permutex2var, a, pair_index(1), b); }
-    static I pair_index(int odd) {
-        if constexpr (f32) return _mm512_add_epi32(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                                                     26, 28, 30), _mm512_set1_epi32(odd));
-        else return _mm512_add_epi64(_mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), _mm512_set1_epi64(odd));
-    }
-    // p[i] = int(v[i]) + add for lanes holding small whole numbers.
-    static void store_int(std::int32_t* p, V v, std::int32_t add) {
-        if constexpr (f32)
-            _mm512_storeu_si512(p, _mm512_add_epi32(_mm512_cvttps_epi32(v), _mm512_set1_epi32(add)));
-        else
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_add_epi32(_mm512_cvttpd_epi32(v),
-                                                                                _mm256_set1_epi32(add)));
-    }
     static bool none(M m) { return m == 0; }
     static T hsum(V v) { PYBP_PSPD(reduce_add, v); }
     static T hmax(V v) { PYBP_PSPD(reduce_max, v); }

@@ -11,8 +11,8 @@ import conv_loops as L
 from test_conv import _argmax_2x2
 from test_threads import runs_on_threads
 
-# Widths: 2-7 (fewer outputs than a narrow vector's 4 or 8 lanes: scalar), 8 and 9 (two rows per 8-lane vector),
-# 16 and 17 (per 16-lane vector), 4 and 5 (per 4-lane), 12, 14, 20, 28, 33, 40, 66 (whole vectors and an
+# Widths (the vector builds use 8 float / 4 double lanes): 2-7 (rows shorter than a vector: scalar), 8 and 9 (two
+# float rows per vector), 4 and 5 (two double rows), 16, 17, 12, 14, 20, 28, 33, 40, 66 (whole vectors and an
 # overlapping last one); odd heights leave a row to the one-row code.
 SHAPES = [(2, 3, h, w) for h, w in [(2, 2), (3, 3), (4, 4), (5, 5), (6, 6), (7, 7), (8, 8), (9, 9), (8, 16),
                                     (5, 17), (4, 12), (6, 14), (3, 20), (5, 28), (4, 33), (3, 40), (2, 66),
