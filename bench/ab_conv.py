@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ab_timing import _load, _time  # noqa: E402
+from ab_timing import _load, interleaved, options  # noqa: E402
 from bench_conv import CONVS  # noqa: E402
 
 
@@ -49,15 +49,7 @@ def _calls(core, inputs, kernels):
 
 
 def main():
-    args = sys.argv[1:]
-    opts = {"--rounds": "15", "--dtype": "float32", "--kernels": "fwd,bwd_data", "--isa": "", "--threads": "1"}
-    for k in list(opts):
-        if k in args:
-            i = args.index(k)
-            opts[k] = args[i + 1]
-            del args[i:i + 2]
-    if len(args) != 2:
-        sys.exit(__doc__)
+    opts, args = options({"--rounds": "15", "--dtype": "float32", "--kernels": "fwd,bwd_data", "--isa": "", "--threads": "1"}, __doc__)
     from pybp.benchmark import peak_gflops
     peak = peak_gflops(opts["--dtype"])
     kernels = opts["--kernels"].split(",")
@@ -74,15 +66,7 @@ def main():
           f" {'p10-p90':>12s}")
     for key in a:
         (fa, flops), (fb, _) = a[key], b[key]
-        for f in (fa, fb):
-            f()
-        n = max(1, int(0.005 / max(_time(fa, 1), 1e-7)))
-        ta, tb, ratios = [], [], []
-        for _ in range(int(opts["--rounds"])):
-            a1, t, a2 = _time(fa, n), _time(fb, n), _time(fa, n)
-            ta += [a1, a2]
-            tb.append(t)
-            ratios.append(t / ((a1 + a2) / 2))
+        ta, tb, ratios = interleaved(fa, fb, int(opts["--rounds"]), 0.005)
         lo, med, hi = np.percentile(ratios, [10, 50, 90])
         ga, gb = flops / min(ta) / 1e9, flops / min(tb) / 1e9
         print(f"{key[0]:24s} {key[1]:12s} {ga:7.0f} {100 * ga / peak:3.0f}% {gb:7.0f} {100 * gb / peak:3.0f}%"

@@ -63,29 +63,44 @@ def _time(f, n):
     return (time.perf_counter() - t0) / n
 
 
-def main():
-    args = sys.argv[1:]
-    rounds = 60
-    if "--rounds" in args:
-        i = args.index("--rounds")
-        rounds = int(args[i + 1])
-        del args[i:i + 2]
+def options(defaults, doc):
+    """(options, the two trees) from the command line: defaults maps each --option to its default string; exits
+    with doc unless exactly two positional arguments remain."""
+    args, opts = sys.argv[1:], dict(defaults)
+    for k in opts:
+        if k in args:
+            i = args.index(k)
+            opts[k] = args[i + 1]
+            del args[i:i + 2]
     if len(args) != 2:
-        sys.exit(__doc__)
+        sys.exit(doc)
+    return opts, args
+
+
+def interleaved(fa, fb, rounds, batch_s):
+    """A, B, A per round (each the mean of a batch of about batch_s seconds): (A times, B times, per-round ratios
+    B / mean(A before, A after))."""
+    fa(), fb()
+    n = max(1, int(batch_s / max(_time(fa, 1), 1e-7)))
+    ta, tb, ratios = [], [], []
+    for _ in range(rounds):
+        a1 = _time(fa, n)
+        b = _time(fb, n)
+        a2 = _time(fa, n)
+        ta += [a1, a2]
+        tb.append(b)
+        ratios.append(b / ((a1 + a2) / 2))
+    return ta, tb, ratios
+
+
+def main():
+    opts, args = options({"--rounds": "60"}, __doc__)
+    rounds = int(opts["--rounds"])
     cases_a, cases_b = _cases(_load(args[0], "a")), _cases(_load(args[1], "b"))
     print(f"{'case':28s} {'A min us':>10s} {'B min us':>10s} {'B/A min':>8s} {'B/A median':>10s} {'p10-p90':>13s}")
     for name in cases_a:
-        fa, fb = cases_a[name], cases_b[name]
-        fa(), fb()
-        n = max(1, int(0.002 / max(_time(fa, 1), 1e-7)))  # 2 ms batches: many chances to catch a quiet moment
-        ta, tb, ratios = [], [], []
-        for _ in range(rounds):
-            a1 = _time(fa, n)
-            b = _time(fb, n)
-            a2 = _time(fa, n)
-            ta += [a1, a2]
-            tb.append(b)
-            ratios.append(b / ((a1 + a2) / 2))
+        # 2 ms batches: many chances to catch a quiet moment
+        ta, tb, ratios = interleaved(cases_a[name], cases_b[name], rounds, 0.002)
         lo, med, hi = np.percentile(ratios, [10, 50, 90])
         print(f"{name:28s} {min(ta) * 1e6:10.2f} {min(tb) * 1e6:10.2f} {min(tb) / min(ta):8.3f} {med:10.3f}"
               f" {lo:6.3f}-{hi:.3f}")

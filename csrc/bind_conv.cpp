@@ -203,15 +203,15 @@ py::array maxpool_backward(const py::handle& dout_obj, const py::handle& argmax_
     if (!(c_contig(argmax) && aligned(argmax))) argmax = py::array::ensure(argmax, py::array::c_style);
     const auto* ap = static_cast<const std::int32_t*>(argmax.data());
     const py::ssize_t cnt = argmax.size();
-    if (cnt) {
-        std::int32_t lo = ap[0], hi = ap[0];
-        for (py::ssize_t i = 1; i < cnt; ++i) {
-            lo = std::min(lo, ap[i]);
-            hi = std::max(hi, ap[i]);
-        }
-        if (lo < -1 || hi >= in_h * in_w)
-            raise_value(std::string(fn) + ": argmax contains index " + std::to_string(lo < -1 ? lo : hi) +
-                        " out of range [-1, " + std::to_string(in_h * in_w) + ")");
+    // -1 <= ap[i] < in_h * in_w as one unsigned comparison (a loop the baseline ISA vectorises; the min/max scan
+    // it replaces took a fifth of a DeepConvNet backward pool); min and max only for the message.
+    const auto lim = static_cast<std::uint32_t>(std::min<long long>(in_h * in_w, 1LL << 31));
+    std::uint32_t bad = 0;
+    for (py::ssize_t i = 0; i < cnt; ++i) bad |= static_cast<std::uint32_t>(static_cast<std::uint32_t>(ap[i]) + 1u > lim);
+    if (bad) {
+        const std::int32_t lo = *std::min_element(ap, ap + cnt), hi = *std::max_element(ap, ap + cnt);
+        raise_value(std::string(fn) + ": argmax contains index " + std::to_string(lo < -1 ? lo : hi) +
+                    " out of range [-1, " + std::to_string(in_h * in_w) + ")");
     }
     py::array out = output_shaped(out_obj, {dout.shape(0), dout.shape(1), in_h, in_w}, dout, fn);
     require_no_overlap(out, "out", {{&dout, "dout"}, {&argmax, "argmax"}}, fn);

@@ -50,7 +50,51 @@ template <class T> struct IntLanes {
     }
 };
 
-template <> struct Vec256<float> : IntLanes<float> {
+// Lane shuffles and int32 conversions of Vec256<T> (max pooling's 2x2 windows), shared by both specialisations.
+template <class T> struct PairLanes {
+    using V = typename Reg<T>::V;
+    static constexpr bool is_f32 = sizeof(T) == 4;
+    // 64-bit quarters 0, 2, 1, 3 (vpermpd).
+    static V quarters_0213(V v) {
+        if constexpr (is_f32) return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
+        else return _mm256_permute4x64_pd(v, 0xD8);
+    }
+    // The even and the odd elements of the 2L at a then b, in order (in-lane shuffles, then the quarters).
+    static V evens(V a, V b) {
+        if constexpr (is_f32) return quarters_0213(_mm256_shuffle_ps(a, b, 0x88));
+        else return quarters_0213(_mm256_unpacklo_pd(a, b));
+    }
+    static V odds(V a, V b) {
+        if constexpr (is_f32) return quarters_0213(_mm256_shuffle_ps(a, b, 0xDD));
+        else return quarters_0213(_mm256_unpackhi_pd(a, b));
+    }
+    // a0 b0 a1 b1 ... : the first (lo) and the second (hi) L of the 2L interleaved elements.
+    static V zip_lo(V a, V b) { return zip<0x20>(a, b); }
+    static V zip_hi(V a, V b) { return zip<0x31>(a, b); }
+    template <int halves> static V zip(V a, V b) {
+        if constexpr (is_f32) return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), halves);
+        else return _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), halves);
+    }
+    // T(p[i] - sub) (int32 arithmetic, then rounded to T).
+    static V load_int(const std::int32_t* p, std::int32_t sub) {
+        if constexpr (is_f32)
+            return _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)),
+                                                       _mm256_set1_epi32(sub)));
+        else
+            return _mm256_cvtepi32_pd(_mm_sub_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)),
+                                                    _mm_set1_epi32(sub)));
+    }
+    // p[i] = int(v[i]) + add for lanes holding small whole numbers.
+    static void store_int(std::int32_t* p, V v, std::int32_t add) {
+        if constexpr (is_f32)
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                                _mm256_add_epi32(_mm256_cvttps_epi32(v), _mm256_set1_epi32(add)));
+        else
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm_add_epi32(_mm256_cvttpd_epi32(v), _mm_set1_epi32(add)));
+    }
+};
+
+template <> struct Vec256<float> : IntLanes<float>, PairLanes<float> {
     using V = __m256;
     using M = V;
     static constexpr int L = 8;
@@ -70,6 +114,8 @@ template <> struct Vec256<float> : IntLanes<float> {
     static V abs(V a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
     static V zero_unless(M m, V a) { return _mm256_and_ps(m, a); }            // m ? a : 0 per lane
     static M mask_or(M a, M b) { return _mm256_or_ps(a, b); }
+    static M mask_and(M a, M b) { return _mm256_and_ps(a, b); }
+    static M eq(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
     static M ordered(V a) { return _mm256_cmp_ps(a, a, _CMP_ORD_Q); }              // mask: a is not NaN
     static M not_le(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_NLE_UQ); }       // mask: !(a <= b), NaN included
     static V select(M mask, V a, V b) { return _mm256_blendv_ps(b, a, mask); }   // mask ? a : b per lane
@@ -98,7 +144,7 @@ template <> struct Vec256<float> : IntLanes<float> {
     }
 };
 
-template <> struct Vec256<double> : IntLanes<double> {
+template <> struct Vec256<double> : IntLanes<double>, PairLanes<double> {
     using V = __m256d;
     using M = V;
     static constexpr int L = 4;
@@ -118,6 +164,8 @@ template <> struct Vec256<double> : IntLanes<double> {
     static V abs(V a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
     static V zero_unless(M m, V a) { return _mm256_and_pd(m, a); }
     static M mask_or(M a, M b) { return _mm256_or_pd(a, b); }
+    static M mask_and(M a, M b) { return _mm256_and_pd(a, b); }
+    static M eq(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
     static M ordered(V a) { return _mm256_cmp_pd(a, a, _CMP_ORD_Q); }
     static M not_le(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_NLE_UQ); }
     static V select(M mask, V a, V b) { return _mm256_blendv_pd(b, a, mask); }

@@ -98,8 +98,8 @@ def test_conv_outputs_are_overwritten_in_place(backend, rng):
     assert backend.conv_backward_data(out, wt, 7, 6, stride=1, pad=1, out=dx) is dx and np.isfinite(dx).all()
 
 
-# The book's 2x2 stride-2 window without padding has its own C++ path for even widths: rows longer than a vector,
-# an odd height (last row unused) and an odd width (the general path) are in the list.
+# The book's 2x2 stride-2 window without padding has its own C++ path (tests/test_pool.py has its edges): rows
+# longer than a vector, an odd height and an odd width (last row or column unused) are in the list.
 POOLS = [(2, 3, 8, 8, 2, 2, 2, 0), (1, 2, 7, 9, 3, 2, 2, 1), (2, 2, 6, 6, 3, 3, 1, 0), (1, 1, 5, 6, 2, 3, 3, 2),
          (1, 2, 4, 4, 4, 4, 1, 0), (2, 3, 7, 40, 2, 2, 2, 0), (1, 2, 6, 9, 2, 2, 2, 0)]
 

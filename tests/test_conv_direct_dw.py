@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import conv_loops as L
-from test_threads import _run
+from test_threads import runs_on_threads
 
 # (N, C, H, W, F, FH, FW, pad); stride 1. Comments: the path and edge each one exercises (f32 / f64 vector of 16 / 8).
 GEOMS = [
@@ -95,10 +95,7 @@ def test_direct_weight_gradient_same_bits_on_1_2_and_3_threads(tmp_path):
         print(_core.pool_stats()["parallel"] > 0)
         np.savez(os.environ["PYBP_TEST_OUT"], **res)
     """
-    runs = {t: _run(code, PYBP_NUM_THREADS=str(t), PYBP_TEST_OUT=str(tmp_path / f"t{t}.npz")) for t in (1, 2, 3)}
-    for t, out in runs.items():  # the runs on 2 and 3 threads did split
-        assert out.returncode == 0 and out.stdout.split() == [str(t > 1)], out.stderr
-    got = {t: dict(np.load(tmp_path / f"t{t}.npz")) for t in runs}
+    got = runs_on_threads(code, tmp_path)
     assert len(got[1]) == 4 * 2 * 2 * 2
     for t in (1, 2, 3):
         for k, v in got[t].items():

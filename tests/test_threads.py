@@ -34,6 +34,16 @@ def _run(code, timeout=120, **env):
                           timeout=timeout, cwd=tempfile.gettempdir())
 
 
+def runs_on_threads(code, tmp_path, threads=(1, 2, 3)):
+    """Runs code (which saves its arrays to the npz file $PYBP_TEST_OUT and prints whether the pool ran a job on
+    several threads) with PYBP_NUM_THREADS = each of threads; checks that the runs on several threads did split.
+    Returns {threads: {name: array}}."""
+    runs = {t: _run(code, PYBP_NUM_THREADS=str(t), PYBP_TEST_OUT=str(tmp_path / f"t{t}.npz")) for t in threads}
+    for t, out in runs.items():
+        assert out.returncode == 0 and out.stdout.split() == [str(t > 1)], out.stderr
+    return {t: dict(np.load(tmp_path / f"t{t}.npz")) for t in runs}
+
+
 @pytest.fixture
 def two_threads():
     before = _core.get_num_threads()
