@@ -237,7 +237,7 @@ def step_rows(threads, torch, repeats, peak, dtypes):
             row["cpp % peak"] = f"{100 * flops / sec['pybp cpp'] / 1e9 / (peak[dt] * threads):.0f}%"
             for other in ("book numpy", "vectorised numpy", "torch eager"):
                 if other in sec:
-                    row[f"cpp vs {other.split()[0]}"] = f"{sec[other] / sec['pybp cpp']:.1f}x"
+                    row[f"cpp vs {other.split()[0]}"] = f"{sec[other] / sec['pybp cpp']:.2f}x"
             rows.append(row)
             raw.append({"net": kind, "dtype": dt, "threads": threads, "gflop": flops / 1e9,
                         "seconds": sec, "spread": {k: [v["p10"], v["p90"]] for k, v in st.items()}})
