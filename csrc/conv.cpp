@@ -452,7 +452,8 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
                         per_direct * dw_direct_image_bytes<T>(g, F) <= kDwDirectBytes;
     const DwMode mode = dw_direct_mode<T>(g, F);
     std::atomic<bool> nonfinite{false};
-    const idx per = direct ? per_direct : per_gemm;
+    // Never more per chunk than the batch: the direct path's scratch is sized (and zero-filled) for `per` images.
+    const idx per = std::max<idx>(1, std::min(N, direct ? per_direct : per_gemm));
     const idx chunks = (N + per - 1) / per;
     const int threads = item_threads(chunks, double(N) * double(P) * double(K1) * double(F));
     // One thread adds each partial as soon as it is done (one buffer); several keep every chunk's until the end.
