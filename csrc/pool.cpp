@@ -45,7 +45,7 @@ void pool_row_inside(T* o, std::int32_t* a, const T* x, idx W, idx r0, idx OW, i
 // Vector code (PYBP_ISA_HAS_VEC) takes L outputs at a time: GCC vectorises the scalar loops below only partly (short
 // rows end in scalar code with unpredictable branches) and the backward block writes not at all. Offsets within a
 // row are whole numbers computed in T: exact while W < kVecMaxWidth.
-constexpr idx kVecMaxWidth = idx(1) << 22;
+[[maybe_unused]] constexpr idx kVecMaxWidth = idx(1) << 22;  // unused in the generic build
 
 template <class V> typename V::M takes_v(typename V::V v, typename V::V m) {
     return V::mask_and(V::ordered(m), V::not_le(v, m));  // takes() lane by lane
