@@ -132,11 +132,14 @@ template <> struct Vec256<float> : IntLanes<float>, PairLanes<float> {
         t = _mm256_add_ps(t, _mm256_permute_ps(t, 0x4E));          // lane 0: (l0 + l1) + (l2 + l3), lane 4 alike
         return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));
     }
-    // Lanes [0, n) set, for maskload (reads only those lanes: no access past the end of an operand).
+    // Lanes [0, n) set, for maskload (reads only those lanes: no access past the end of an operand) and maskstore
+    // (writes only those); lanes(s, e): lanes [s, e), s <= e <= L.
     static __m256i first_lanes(int n) {
         return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     }
+    static __m256i lanes(int s, int e) { return _mm256_andnot_si256(first_lanes(s), first_lanes(e)); }
     static V maskload(const float* p, __m256i mask) { return _mm256_maskload_ps(p, mask); }
+    static void maskstore(float* p, __m256i mask, V v) { _mm256_maskstore_ps(p, mask, v); }
     static float hmax(V v) {
         __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -185,7 +188,9 @@ template <> struct Vec256<double> : IntLanes<double>, PairLanes<double> {
     static __m256i first_lanes(int n) {
         return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
     }
+    static __m256i lanes(int s, int e) { return _mm256_andnot_si256(first_lanes(s), first_lanes(e)); }
     static V maskload(const double* p, __m256i mask) { return _mm256_maskload_pd(p, mask); }
+    static void maskstore(double* p, __m256i mask, V v) { _mm256_maskstore_pd(p, mask, v); }
     static double hmax(V v) {
         __m128d m = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
         return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));

@@ -55,9 +55,12 @@ template <class T> struct Vec512 {
     static bool none(M m) { return m == 0; }
     static T hsum(V v) { PYBP_PSPD(reduce_add, v); }
     static T hmax(V v) { PYBP_PSPD(reduce_max, v); }
-    // Lanes [0, n) set, n <= L, for maskload (reads only those lanes: no access past the end of an operand).
+    // Lanes [0, n) set, n <= L, for maskload (reads only those lanes: no access past the end of an operand) and
+    // maskstore (writes only those); lanes(s, e): lanes [s, e), s <= e <= L.
     static M first_lanes(int n) { return static_cast<M>((1u << n) - 1u); }
+    static M lanes(int s, int e) { return static_cast<M>(first_lanes(e) & ~first_lanes(s)); }
     static V maskload(const T* p, M m) { PYBP_PSPD(maskz_loadu, m, p); }
+    static void maskstore(T* p, M m, V v) { PYBP_PSPD(mask_storeu, p, m, v); }
 
     // T's bits in same-width integer lanes; pow2(n) = 2^n for n in T's normal exponent range, built in the exponent
     // field as in Vec256.
