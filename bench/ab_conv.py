@@ -1,11 +1,11 @@
 """A/B timing of the convolution kernels: two builds of pybp._core side by side in one process, calls interleaved.
 
-    python bench/ab_conv.py <tree A> <tree B> [--rounds 15] [--dtype float32] [--kernels fwd,bwd_data] [--isa avx2]
-                                                  [--threads 2]
+    python bench/ab_conv.py <tree A> <tree B> [--rounds 15] [--dtype float32]
+        [--kernels fwd,bwd_data,bwd_weights] [--layers conv2,conv5] [--isa avx2] [--threads 2]
 
-For each layer of bench_conv.CONVS and kernel: per round, A then B then A (mean of a ~5 ms batch, one thread
-unless --threads). Reported: each build's best time as GF/s and % of one core's peak (pybp.benchmark.peak_gflops;
-not scaled by the threads), and the median
+For each layer of bench_conv.CONVS (or those whose name contains one of --layers) and kernel: per round, A then B
+then A (mean of a ~5 ms batch, one thread unless --threads). Reported: each build's best time as GF/s and % of one
+core's peak (pybp.benchmark.peak_gflops; not scaled by the threads), and the median
 B / mean(A before, A after) ratio with its 10th-90th percentile spread (< 1: B faster).
 """
 from __future__ import annotations
@@ -33,9 +33,11 @@ def _inputs(dtype):
     return out
 
 
-def _calls(core, inputs, kernels):
+def _calls(core, inputs, kernels, layers):
     out = {}
     for name, (xs, ws, pad) in CONVS.items():
+        if layers and not any(s in name for s in layers):
+            continue
         x, w, b, d = inputs[name]
         oh, ow = xs[2] + 2 * pad - ws[2] + 1, xs[3] + 2 * pad - ws[3] + 1
         flops = 2.0 * xs[0] * ws[0] * oh * ow * np.prod(ws[1:])
@@ -49,7 +51,8 @@ def _calls(core, inputs, kernels):
 
 
 def main():
-    opts, args = options({"--rounds": "15", "--dtype": "float32", "--kernels": "fwd,bwd_data", "--isa": "", "--threads": "1"}, __doc__)
+    opts, args = options({"--rounds": "15", "--dtype": "float32", "--kernels": "fwd,bwd_data", "--layers": "",
+                          "--isa": "", "--threads": "1"}, __doc__)
     from pybp.benchmark import peak_gflops
     peak = peak_gflops(opts["--dtype"])
     kernels = opts["--kernels"].split(",")
@@ -59,7 +62,8 @@ def main():
         if opts["--isa"]:
             core.set_isa(opts["--isa"])
     inputs = _inputs(np.dtype(opts["--dtype"]))
-    a, b = (_calls(core, inputs, kernels) for core in cores)
+    layers = [s for s in opts["--layers"].split(",") if s]
+    a, b = (_calls(core, inputs, kernels, layers) for core in cores)
     print(f"peak {peak:.1f} GF/s ({opts['--dtype']}, best ISA); isa {cores[1].active_isa()};"
           f" {os.getloadavg()[0]:.2f} load")
     print(f"{'layer':24s} {'kernel':12s} {'A GF/s':>7s} {'A %':>4s} {'B GF/s':>7s} {'B %':>4s} {'B/A med':>8s}"
