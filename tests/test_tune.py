@@ -317,8 +317,10 @@ def test_worker_shutdown_noise_is_dropped_only_while_closing():
     heartbeat = "Failed to communicate with scheduler during heartbeat."
     msgs = ["Async instruction for <Task cancelled name='execute(x)'> ended with CancelledError", heartbeat,
             "Unexpected exception during heartbeat. Closing worker."]
-    passed = lambda: [quiet.filter(logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, m, None,
-                                                     None)) for m in msgs]
+
+    def passed():
+        return [quiet.filter(logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, m, None, None))
+                for m in msgs]
     assert passed() == [True, True, True]
     for w.status in (Status.closing, Status.closed):
         assert passed() == [False, False, True]
