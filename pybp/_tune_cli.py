@@ -139,16 +139,34 @@ def _check(args, search):
 
 
 def run(args) -> int:
-    from ._cli_args import CliError, write_output
-    from .cli import activate, load_data
     from . import tune
-    from ._tune_train import holdout
     if args.limit is None:
         args.limit = BOOK_LIMIT
     trial = tune.MultiLayerTrial(hidden=tuple(args.hidden), epochs=args.epochs, batch=args.batch, dtype=args.dtype)
     space = {"lr": tune.log_uniform(*args.lr), "weight_decay": tune.log_uniform(*args.weight_decay)}
     config = {"full": args.full, "limit": None if args.full else args.limit, "val_rate": args.val_rate}
     out, plot, old, dropped = _check(args, tune.fingerprint(trial, space, args.seed, config))
+    try:
+        return _start_and_search(args, trial, space, config, out, plot, old, dropped)
+    except KeyboardInterrupt:  # cli.main prints it as 'pybp tune: interrupted: ...', exit 130
+        raise KeyboardInterrupt(_kept(out, args.trials)) from None
+
+
+def _kept(out, trials):
+    """What an interrupted run leaves: the trials in `out` (appended and fsync'ed line by line: always valid)."""
+    from .tune import load_results
+    records = load_results(out) if os.path.exists(out) else []
+    if {r["trial"] for r in records} >= set(range(trials)):
+        return f"the search had finished: all {trials} trial(s) are in {out}; run the same command for the table"
+    return f"{len(records)} finished trial(s) are in {out}; run the same command to resume"
+
+
+def _start_and_search(args, trial, space, config, out, plot, old, dropped):
+    from ._cli_args import CliError, write_output
+    from ._sigint import deferred
+    from .cli import activate, load_data
+    from . import tune
+    from ._tune_train import holdout
     pybp = activate(args)
     from . import _tune_dask  # ImportError with the install hint (one line, exit 2) before any data is loaded
     # the book's data: the first --limit (or all) training images, --val-rate of them held out. Kept in float32
@@ -174,23 +192,22 @@ def run(args) -> int:
         print(f"resuming: {len(old)} trial(s) already in {out}"
               + (f"; dropping an incomplete last line ({dropped} bytes) left by an interrupted run" if dropped
                  else ""), flush=True)
-    t0 = time.perf_counter()
-    try:
-        records = tune.random_search(trial, space, args.trials, data=data, seed=args.seed, out=out,
-                                     scheduler=args.scheduler, workers=args.workers, config=config,
-                                     retry_failed=args.retry_failed, progress=not args.no_progress,
-                                     log_line=None if args.quiet else trial_line, on_client=on_client)
-    except KeyboardInterrupt:  # cli.main prints it as 'pybp tune: interrupted: ...', exit 130
-        done = len(tune.load_results(out)) if os.path.exists(out) else 0
-        raise KeyboardInterrupt(f"{done} finished trial(s) are in {out}; run the same command to resume") \
-            from None
-    except ValueError as e:  # --out changed since _check (another search wrote to it)
-        raise CliError(f"--out {e}") from None
-    wall = time.perf_counter() - t0
-    failed = sum(r["status"] != "ok" for r in records)
-    print(result_table(records, args.top))
-    print(f"{len(records)} trials ({failed} failed) in {out}; {wall:.1f} s for this run")
-    if plot:
-        write_output("--plot", plot, lambda tmp: plot_best(records, tmp))
-        print(f"saved the {min(20, len(records) - failed)} best curves to {plot}")
+    # From here on (Dask, then the table and the figure) a Ctrl-C is acted on where it is safe, never lost in a
+    # finalizer (pybp._sigint); before, nothing of Dask runs and KeyboardInterrupt is raised as usual.
+    with deferred():
+        t0 = time.perf_counter()
+        try:
+            records = tune.random_search(trial, space, args.trials, data=data, seed=args.seed, out=out,
+                                         scheduler=args.scheduler, workers=args.workers, config=config,
+                                         retry_failed=args.retry_failed, progress=not args.no_progress,
+                                         log_line=None if args.quiet else trial_line, on_client=on_client)
+        except ValueError as e:  # --out changed since _check (another search wrote to it)
+            raise CliError(f"--out {e}") from None
+        wall = time.perf_counter() - t0
+        failed = sum(r["status"] != "ok" for r in records)
+        print(result_table(records, args.top))
+        print(f"{len(records)} trials ({failed} failed) in {out}; {wall:.1f} s for this run")
+        if plot:
+            write_output("--plot", plot, lambda tmp: plot_best(records, tmp))
+            print(f"saved the {min(20, len(records) - failed)} best curves to {plot}")
     return 0 if failed < len(records) or not records else 1

@@ -5,7 +5,9 @@ Importing this module without Dask raises ImportError with the install hint.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import queue
 import sys
 import time
 import warnings
@@ -14,7 +16,8 @@ try:
     import dask
     import distributed
     from dask.base import tokenize
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, LocalCluster
+    from distributed.core import Status
     from distributed.diagnostics.plugin import WorkerPlugin
 except ImportError as e:  # the extra is optional
     from .tune import DISTRIBUTED_HINT
@@ -35,6 +38,7 @@ class PinThreads(WorkerPlugin):
 
     def setup(self, worker):
         import pybp
+        _QuietClose.install(worker)
         try:
             pybp.set_backend(self.backend)
         except ImportError:  # keep the worker's default; each record names the backend it used
@@ -46,6 +50,30 @@ class PinThreads(WorkerPlugin):
         except ImportError:  # the nanny already set OMP/OPENBLAS/MKL_NUM_THREADS=1 for local workers
             return
         self._limits = threadpool_limits(limits=1)
+
+
+class _QuietClose(logging.Filter):
+    """Drops the two things a worker logs about its own shutdown (a stopped search closes the cluster mid-trial):
+    "Async instruction ... ended with CancelledError" per trial it stops, and, when a heartbeat was in flight, an
+    error with a three-part traceback. Both are Dask's normal close path; on stderr they buried the one line
+    saying what the interrupted search kept."""
+
+    MESSAGES = ("Async instruction for ", "Failed to communicate with scheduler during heartbeat")
+
+    def __init__(self, worker):
+        super().__init__()
+        self.worker = worker
+
+    def filter(self, record):
+        closing = self.worker.status in (Status.closing, Status.closed)
+        return not (closing and str(record.msg).startswith(self.MESSAGES))
+
+    @classmethod
+    def install(cls, worker):
+        for name in ("distributed.worker", "distributed.worker.state_machine"):  # each logs one of them
+            log = logging.getLogger(name)
+            if not any(isinstance(f, cls) for f in log.filters):  # once per process (setup runs per search)
+                log.addFilter(cls(worker))
 
 
 def _undo_malloc_trim():
@@ -216,6 +244,9 @@ def _put_data(c, data):
     return f
 
 
+POLL_S = 0.1  # how often the task loop looks at Ctrl-C while no trial finishes
+
+
 class _Slots:
     """Trials to keep in flight: one per worker thread (at least one while there are no workers yet), asked of
     the scheduler at most once a second (each question is a round trip the next trial would wait for)."""
@@ -238,8 +269,10 @@ def _blamed_elsewhere(f, prev, exc):
 
 
 def run_tasks(objective, tasks, data, finished, *, client, scheduler, workers, retries, total, initial, progress,
-              log_line, dashboard_address, on_client):
-    """Run one task per (index, params, seed) in `tasks`; call finished(record) as each one completes.
+              log_line, dashboard_address, on_client, stop):
+    """Run one task per (index, params, seed) in `tasks`; call finished(record) as each one completes. Ctrl-C
+    (`stop`, a pybp._sigint.Interrupts) is checked once the cluster is up and at least every POLL_S while trials
+    run; it cancels the running trials and raises KeyboardInterrupt.
 
     Only one trial per worker thread is *processing* at a time: Dask blames every task processing on a worker that
     dies, queued ones included, so trials sent ahead would be counted as killers with the trial that ran the
@@ -250,12 +283,14 @@ def run_tasks(objective, tasks, data, finished, *, client, scheduler, workers, r
     predecessor did is submitted again unchained."""
     import pybp
     with open_client(client, scheduler, workers, dashboard_address) as c:
+        stop.check()  # pressed while the cluster started
         c.register_plugin(PinThreads(pybp.get_backend()), name=PinThreads.name)
         if on_client is not None:
             on_client(c)
         data_f = _put_data(c, data)
         todo = list(reversed(tasks))
         running, succ, attempts = {}, {}, {}
+        done = queue.SimpleQueue()  # futures as they complete, put there by Dask's callback thread
 
         def submit(after=None):
             index, params, seed = task = todo.pop()
@@ -266,7 +301,7 @@ def run_tasks(objective, tasks, data, finished, *, client, scheduler, workers, r
             running[f] = (task, after)
             if after is not None:
                 succ[after] = f
-            window.add(f)
+            f.add_done_callback(done.put)
             return f
 
         def fill(nxt):
@@ -280,9 +315,13 @@ def run_tasks(objective, tasks, data, finished, *, client, scheduler, workers, r
         bar = _Progress(total, initial, progress)
         try:
             slots = _Slots(c)
-            window = as_completed()
             fill(None)
-            for f in window:
+            while running:
+                stop.check()
+                try:  # not as_completed's iterator: it waits until a trial finishes, however long that takes
+                    f = done.get(timeout=POLL_S)
+                except queue.Empty:
+                    continue
                 task, prev = running.pop(f)
                 nxt = succ.pop(f, None)
                 try:

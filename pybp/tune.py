@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import install_hint
+from ._sigint import deferred
 from ._tune_store import ResultsFile, encode, load_results
 from ._tune_train import MultiLayerTrial, holdout
 
@@ -193,7 +194,10 @@ def random_search(objective, space, n_trials, *, data=None, seed=0, out=None, cl
         trial is recorded as failed).
     progress: a progress bar over trials (tqdm when installed). log_line(record) -> str or None: a line to print
         per finished trial. on_client(client): called once the cluster is up (e.g. to print the dashboard).
-    Ctrl-C cancels the running trials and re-raises KeyboardInterrupt; the file keeps every finished trial.
+    Ctrl-C cancels the running trials and raises KeyboardInterrupt once the cluster is closed (also when it came
+    after the last trial: the search was interrupted); the file keeps every finished trial. In the main thread a
+    Ctrl-C is only noted where it lands and acted on at check points (pybp._sigint), so none is lost; a second
+    one raises at once.
     An embedded cluster starts worker processes with "spawn": call this under `if __name__ == "__main__":`.
     """
     _check_space(space)
@@ -220,13 +224,14 @@ def random_search(objective, space, n_trials, *, data=None, seed=0, out=None, cl
         if store is not None:
             store.append(rec)
 
-    try:
-        if tasks:
-            _tune_dask.run_tasks(objective, tasks, data, finished, client=client, scheduler=scheduler,
-                                 workers=workers, retries=retries, total=n_trials, initial=n_trials - len(todo),
-                                 progress=progress, log_line=log_line, dashboard_address=dashboard_address,
-                                 on_client=on_client)
-    finally:
-        if store is not None:
-            store.close()
+    with deferred() as stop:  # raises KeyboardInterrupt on leaving if Ctrl-C came after the last check
+        try:
+            if tasks:
+                _tune_dask.run_tasks(objective, tasks, data, finished, client=client, scheduler=scheduler,
+                                     workers=workers, retries=retries, total=n_trials, initial=n_trials - len(todo),
+                                     progress=progress, log_line=log_line, dashboard_address=dashboard_address,
+                                     on_client=on_client, stop=stop)
+        finally:
+            if store is not None:
+                store.close()
     return [records[i] for i in sorted(records) if i < n_trials]

@@ -274,6 +274,58 @@ def test_other_search_in_the_file_is_refused(client, tmp_path, deadline):
         _search(TINY, 2, client, out, seed=2)
 
 
+class SigintWhenFreed:
+    """Ctrl-C arriving while the main thread runs a finalizer, as it did in distributed's Future.__del__ (dropped
+    after every trial): a KeyboardInterrupt raised in a __del__ is printed as "Exception ignored" and lost."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+def _ctrl_c_at(n):
+    """A log_line that presses Ctrl-C (from inside a finalizer) as the n-th finished trial is reported."""
+    seen = []
+
+    def log_line(rec):
+        seen.append(rec)
+        if len(seen) == n:
+            SigintWhenFreed()  # freed at once
+    return log_line
+
+
+@pytest.mark.parametrize("at, n", [(2, 40), (4, 4)], ids=["mid-search", "after-the-last-trial"])
+def test_ctrl_c_in_a_finalizer_is_not_lost(client, tmp_path, deadline, at, n):
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # else nothing here would be deferred
+    out = tmp_path / "r.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        _search(TINY, n, client, out, log_line=_ctrl_c_at(at))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    got = tune.load_results(out)  # valid, with the trials that finished
+    assert at <= len(got) <= n and (len(got) < n or at == n)
+    _same(got, _sequential(TINY, [r["trial"] for r in got], 5))
+    _same(_search(TINY, n, client, out), _sequential(TINY, n, 5))  # resumes to the full search
+
+
+def test_worker_shutdown_noise_is_dropped_only_while_closing():
+    import logging
+    from distributed.core import Status
+
+    class Worker:
+        status = Status.running
+    w = Worker()
+    quiet = _tune_dask._QuietClose(w)
+    heartbeat = "Failed to communicate with scheduler during heartbeat."
+    msgs = ["Async instruction for <Task cancelled name='execute(x)'> ended with CancelledError", heartbeat,
+            "Unexpected exception during heartbeat. Closing worker."]
+
+    def passed():
+        return [quiet.filter(logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, m, None, None))
+                for m in msgs]
+    assert passed() == [True, True, True]
+    for w.status in (Status.closing, Status.closed):
+        assert passed() == [False, False, True]
+
+
 def test_trial_parameters_depend_only_on_seed_and_index():
     a = [tune.sample_params(SPACE, 7, i) for i in range(50)]
     assert a == [tune.sample_params(SPACE, 7, i) for i in range(50)]
@@ -319,11 +371,11 @@ def test_without_dask_the_cli_says_how_to_get_it(monkeypatch, capsys, tmp_path):
 SLOW_CLI_S = 600  # bound on one `pybp tune` run in the CLI test: generous, as a loaded machine slows it many-fold
 
 
-def _cli(args, mnist_cache, cwd, **kw):
+def _cli(args, mnist_cache, cwd, run=("-m", "pybp"), **kw):
     root = os.path.dirname(os.path.dirname(os.path.abspath(pybp.__file__)))
     env = {**os.environ, "PYBP_DATA": mnist_cache,
            "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, "-m", "pybp", "tune"] + args, cwd=cwd, env=env, text=True,
+    return subprocess.Popen([sys.executable, *run, "tune"] + args, cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
 
@@ -367,3 +419,53 @@ def test_cli_book_table_plot_and_ctrl_c(mnist_cache, tmp_path):
     assert (tmp_path / "best.png").stat().st_size > 10000
     assert f"saved the {min(20, n + 3)} best curves to best.png" in stdout
     assert sorted(os.listdir(tmp_path)) == ["best.png", "results.jsonl"]  # no temporary file left
+
+
+# `pybp tune` with Ctrl-C pressed inside a finalizer at a given moment: argv is PHASE N then the command's own
+# (tune ...). PHASE start: as the embedded cluster is created; trial: as the N-th trial line is printed.
+CTRL_C_IN_A_FINALIZER = """
+import signal, sys
+from pybp import _tune_cli, _tune_dask
+from pybp.cli import main
+
+class SigintWhenFreed:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+phase, n = sys.argv[1], int(sys.argv[2])
+if phase == "start":
+    cluster = _tune_dask.LocalCluster
+    def starting(*a, **kw):
+        SigintWhenFreed()
+        return cluster(*a, **kw)
+    _tune_dask.LocalCluster = starting
+else:
+    line, seen = _tune_cli.trial_line, []
+    def trial_line(rec):
+        seen.append(rec)
+        if len(seen) == n:
+            SigintWhenFreed()
+        return line(rec)
+    _tune_cli.trial_line = trial_line
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("phase, at, trials", [("start", 0, 400), ("trial", 2, 400), ("trial", 3, 3)],
+                         ids=["cluster-start", "mid-search", "after-the-last-trial"])
+def test_cli_ctrl_c_at_any_moment_exits_130_and_keeps_the_trials(mnist_cache, tmp_path, phase, at, trials):
+    args = ["--hidden", "20", "--epochs", "1", "--workers", "1", "--no-progress", "--trials", str(trials)]
+    p = _cli(args, mnist_cache, tmp_path, run=("-c", CTRL_C_IN_A_FINALIZER, phase, str(at)))
+    stdout, stderr = p.communicate(timeout=SLOW_CLI_S)
+    assert p.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    n = len(tune.load_results(tmp_path / "results.jsonl"))
+    said = stderr.splitlines()[-1]
+    if at == trials:
+        assert n == trials
+        assert said == (f"pybp tune: interrupted: the search had finished: all {trials} trial(s) are in "
+                        "results.jsonl; run the same command for the table")
+    else:
+        assert at <= n < trials
+        assert said == (f"pybp tune: interrupted: {n} finished trial(s) are in results.jsonl; run the same command "
+                        "to resume")
