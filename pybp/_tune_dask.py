@@ -187,8 +187,10 @@ def local_cluster(n, dashboard_address=":8787"):
                 else:
                     os.environ[k] = v
         try:
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=dashboard_address)
+            with warnings.catch_warnings():  # 8787 taken (a second search): a free port, named by the dashboard line
+                warnings.filterwarnings("ignore", message=r"Port \d+ is already in use", category=UserWarning)
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       dashboard_address=dashboard_address)
         finally:
             restore()
     try:
