@@ -338,7 +338,7 @@ void fwd_small(T* o, idx P, const T* w, idx K, const T* b, idx F, const T* cb, i
 
 #include "conv_direct_fwd.inc"
 #else
-bool direct_wins(const Geom&, idx, idx, idx) { return false; }  // the direct kernels need vector registers
+bool direct_wins(const Geom&, idx, idx) { return false; }  // the direct kernels need vector registers
 template <class T>
 void direct_forward(T*, const T*, const T*, const T*, idx, const Geom&, idx) {}
 template <class T>
@@ -355,7 +355,7 @@ void dw_small(T*, idx, const T*, idx, const T*, idx, idx, idx) {}
 template <class T>
 void forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::size_t fn, const Geom& g) {
     const idx K = g.taps(), P = g.positions(), F = idx(fn), N = idx(n);
-    if (direct_wins(g, g.c, F, g.oh)) return direct_forward(out, x, w, b, F, g, N);
+    if (direct_wins(g, g.c, F)) return direct_forward(out, x, w, b, F, g, N);
     const bool small = K <= kSmallTaps;  // register tiles reading the column blocks in place (fwd_small)
     const bool transposed = !small && F <= 32 && K >= 64;
     const bool ones_row = !transposed && !small;
@@ -397,7 +397,7 @@ void forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::siz
 template <class T>
 void backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t fn, const Geom& g) {
     const idx K = g.taps(), P = g.positions(), F = idx(fn), img = g.c * g.h * g.w, N = idx(n);
-    if (direct_wins(g, F, g.c, g.h)) return direct_backward_data(dx, dout, w, F, g, N);
+    if (direct_wins(g, F, g.c)) return direct_backward_data(dx, dout, w, F, g, N);
     const idx rows = g.chunk_rows<T>();
     const int threads = item_threads(N, double(N) * double(P) * double(K) * double(F));
     // Per task: a column block (dcol), and a padded image (in cache) that dcol is added onto and whose interior is
