@@ -29,8 +29,11 @@ GEOMS = [
     (2, 1, 6, 7, 48, 3, 3, 1),    # f32 3 filter vectors, f64 4 + 2; 3 rows
     (5, 2, 5, 5, 80, 3, 3, 0),    # f32 4 + 1 filter vectors, f64 4 + 4 + 2; 5 images
     (2, 1, 9, 8, 32, 5, 5, 2),    # filter vectors, 5-wide
-    (3, 1, 9, 8, 5, 3, 3, 0),     # one 3x3 channel (dout read in place, shifted copies): pad 0, 5 = 3 + 2 filters
-    (2, 1, 7, 9, 4, 3, 3, 2),     # one 3x3 channel, pad 2, 4 = 3 + 1 filters, 99 positions (f32: 6 vectors + 3)
+    (3, 1, 9, 8, 5, 3, 3, 0),     # one 3x3 channel (f32: dout read in place, shifted copies, chunks of 2-3
+                                  # images): pad 0, 5 = 3 + 2 filters
+    (2, 1, 7, 9, 4, 3, 3, 2),     # one 3x3 channel, pad 2, 4 = 2 + 2 filters, 99 positions (f32: 6 vectors + 3)
+    (5, 1, 20, 26, 16, 3, 3, 1),  # one 3x3 channel, conv1's 16 = 3 x 4 + 2 x 2 filters; f32: 5 = 2 + 2 + 1 images
+    (3, 1, 5, 4, 7, 3, 3, 0),     # one 3x3 channel, 7 = 3 + 2 + 2 filters, 6 positions (less than a vector)
 ]
 TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 
