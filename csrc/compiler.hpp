@@ -31,8 +31,11 @@
 // PYBP_KEEP_IN_VREG(v): make the vector v opaque to the optimiser at this point, held in an SSE/AVX register, so
 // GCC loads it once instead of folding the load into every use. An empty inline asm: GCC and Clang on x86 only;
 // other compilers get nothing (the same results, perhaps more loads).
+// PYBP_OPAQUE_PTR(p): the same for a pointer (in a general register): what it points to is not known here.
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define PYBP_KEEP_IN_VREG(v) asm("" : "+x"(v))
+#define PYBP_OPAQUE_PTR(p) asm("" : "+r"(p))
 #else
 #define PYBP_KEEP_IN_VREG(v) ((void)0)
+#define PYBP_OPAQUE_PTR(p) ((void)0)
 #endif

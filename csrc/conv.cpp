@@ -338,7 +338,7 @@ void fwd_small(T* o, idx P, const T* w, idx K, const T* b, idx F, const T* cb, i
 
 #include "conv_direct_fwd.inc"
 #else
-bool direct_wins(const Geom&, idx, idx, idx) { return false; }  // the direct kernels need vector registers
+bool direct_wins(const Geom&, idx, idx) { return false; }  // the direct kernels need vector registers
 template <class T>
 void direct_forward(T*, const T*, const T*, const T*, idx, const Geom&, idx) {}
 template <class T>
@@ -355,7 +355,7 @@ void dw_small(T*, idx, const T*, idx, const T*, idx, idx, idx) {}
 template <class T>
 void forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::size_t fn, const Geom& g) {
     const idx K = g.taps(), P = g.positions(), F = idx(fn), N = idx(n);
-    if (direct_wins(g, g.c, F, g.oh)) return direct_forward(out, x, w, b, F, g, N);
+    if (direct_wins(g, g.c, F)) return direct_forward(out, x, w, b, F, g, N);
     const bool small = K <= kSmallTaps;  // register tiles reading the column blocks in place (fwd_small)
     const bool transposed = !small && F <= 32 && K >= 64;
     const bool ones_row = !transposed && !small;
@@ -397,7 +397,7 @@ void forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::siz
 template <class T>
 void backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t fn, const Geom& g) {
     const idx K = g.taps(), P = g.positions(), F = idx(fn), img = g.c * g.h * g.w, N = idx(n);
-    if (direct_wins(g, F, g.c, g.h)) return direct_backward_data(dx, dout, w, F, g, N);
+    if (direct_wins(g, F, g.c)) return direct_backward_data(dx, dout, w, F, g, N);
     const idx rows = g.chunk_rows<T>();
     const int threads = item_threads(N, double(N) * double(P) * double(K) * double(F));
     // Per task: a column block (dcol), and a padded image (in cache) that dcol is added onto and whose interior is
@@ -446,11 +446,13 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
     const idx most_chunks = std::max<idx>(1, kDwPartialBytes / (KF * idx(sizeof(T))));
     // The direct path (conv_direct_dw.inc: register tiles, no im2col) copies whole chunks of images: only while a
     // task's copies stay within kDwDirectBytes (large images take the GEMM path's row blocks instead).
-    const idx per_gemm = std::max(kDwChunkImages, (N + most_chunks - 1) / most_chunks);
-    const idx per_direct = std::max(per_gemm, dw_direct_chunk_images<T>(g));
+    const idx per_parts = (N + most_chunks - 1) / most_chunks, per_gemm = std::max(kDwChunkImages, per_parts);
+    // kStream (conv1) keeps a chunk's shifted copies and dout in L1 with chunks of dw_direct_chunk_images (2 images
+    // for 28x28): 0.90-0.93x the time of 4-image chunks (80 KB, read from L2 by each tile); 1 or 3 images: 0.94x.
+    const DwMode mode = dw_direct_mode<T>(g, F);
+    const idx per_direct = std::max(mode == DwMode::kStream ? per_parts : per_gemm, dw_direct_chunk_images<T>(g));
     const bool direct = allow_direct && dw_direct_applies(g) &&
                         per_direct * dw_direct_image_bytes<T>(g, F) <= kDwDirectBytes;
-    const DwMode mode = dw_direct_mode<T>(g, F);
     std::atomic<bool> nonfinite{false};
     // Never more per chunk than the batch: the direct path's scratch is sized (and zero-filled) for `per` images.
     const idx per = std::max<idx>(1, std::min(N, direct ? per_direct : per_gemm));

@@ -61,6 +61,12 @@ template <class T> struct Vec512 {
     static M lanes(int s, int e) { return static_cast<M>(first_lanes(e) & ~first_lanes(s)); }
     static V maskload(const T* p, M m) { PYBP_PSPD(maskz_loadu, m, p); }
     static void maskstore(T* p, M m, V v) { PYBP_PSPD(mask_storeu, p, m, v); }
+    // Lanes [N, L) of lo, then lanes [0, N) of hi: the vector N elements further on, from two consecutive ones
+    // (valignd/q; AVX-512 only: AVX2 has no lane shift across its two halves).
+    template <int N> static V shift_in(V lo, V hi) {
+        if constexpr (f32) return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), N));
+        else return _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), N));
+    }
 
     // T's bits in same-width integer lanes; pow2(n) = 2^n for n in T's normal exponent range, built in the exponent
     // field as in Vec256.

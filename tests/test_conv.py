@@ -37,14 +37,19 @@ GEOMS = [
     (1, 8, 3, 40, 5, 3, 3, 1, 1),
     (1, 1, 12, 13, 6, 8, 8, 1, 3),
     (1, 4, 9, 10, 8, 5, 4, 1, 2),
-    # one input channel, 3x3 (C++ AVX-512: row tiles, the last row block overlapping the one before): the input
-    # gradient (one output channel) in 8 rows x 1-2 vectors: 19 = 8 + 8 + 3 rows, 37 columns (several column
-    # blocks, a partial one), pad 0 (dout padded by 2) and pad 2 (dout unpadded), 8 rows exactly; (2, 1, 12, 11,
-    # ...) above: one vector. The forward with 4 or 8 output channels in 2 rows x 4 channels: 17 and 9 rows, 35
-    # and 12 columns
+    # one input channel, 3x3 (C++ AVX-512). The input gradient (one output channel) in row1 tiles reading dout in
+    # place (masked products at the row ends, a zero row above and below the image, the first and last images
+    # copied between zero margins): row blocks of at most 8 in balanced heights, 19 = 7 + 6 + 6 rows, 37 columns
+    # (column blocks of 2 vectors, a partial one), pad 0 (dout 2 smaller than dx) and pad 2 (dout 2 larger), 8
+    # rows exactly, 3 images (first, middle, last) of 10 = 5 + 5 rows and 21 columns, a 1x1 dout, 2 output rows;
+    # (2, 1, 12, 11, ...) above: one vector. The forward with 4 or 8 output channels in row tiles of 2 rows x 4
+    # channels (the last row block overlapping the one before): 17 and 9 rows, 35 and 12 columns
     (1, 1, 19, 37, 4, 3, 3, 1, 0),
     (1, 1, 8, 17, 5, 3, 3, 1, 2),
     (2, 1, 9, 12, 8, 3, 3, 1, 1),
+    (3, 1, 10, 21, 3, 3, 3, 1, 1),
+    (2, 1, 3, 3, 2, 3, 3, 1, 0),
+    (3, 1, 2, 5, 2, 3, 3, 1, 2),
     # <= 100 output positions and output channels a multiple of 16 (C++ AVX-512, float32: channel tiles, 1-4
     # vectors of channels x 6-12 positions, the last position tile overlapping): forward with 64 channels at 63
     # positions, 32 channels at 100 positions with pad 2; input gradient with 48 channels unpadded by pad 0, and 16

@@ -26,11 +26,15 @@ GEOMS = [
     (3, 2, 4, 3, 4, 3, 3, 1),     # output 4 x 3: rows shorter than any vector
     (2, 1, 5, 5, 16, 5, 5, 0),    # a 1 x 1 output; f32: one vector of filters (position tiles), f64: two
     (2, 3, 8, 8, 32, 3, 3, 1),    # filter vectors: f32 2 (rows 4 + 4 + 1), f64 4 (rows 2 x 4 + 1)
-    (2, 1, 6, 7, 48, 3, 3, 1),    # f32 3 filter vectors, f64 4 + 2; 3 rows
+    (2, 3, 6, 7, 48, 3, 3, 1),    # f32 3 filter vectors, f64 4 + 2; 9 rows (f32 2 x 4 + 1, f64 2 x 4 + 1, 4 + 4 + 1)
     (5, 2, 5, 5, 80, 3, 3, 0),    # f32 4 + 1 filter vectors, f64 4 + 4 + 2; 5 images
     (2, 1, 9, 8, 32, 5, 5, 2),    # filter vectors, 5-wide
-    (3, 1, 9, 8, 5, 3, 3, 0),     # one 3x3 channel (dout read in place, shifted copies): pad 0, 5 = 3 + 2 filters
-    (2, 1, 7, 9, 4, 3, 3, 2),     # one 3x3 channel, pad 2, 4 = 3 + 1 filters, 99 positions (f32: 6 vectors + 3)
+    (3, 1, 9, 8, 5, 3, 3, 0),     # one 3x3 channel (dout read in place, shifted copies, L1-sized chunks of
+                                  # images): pad 0, 5 = 3 + 2 filters
+    (2, 1, 7, 9, 4, 3, 3, 2),     # one 3x3 channel, pad 2, 4 = 2 + 2 filters, 99 positions (f32: 6 vectors + 3)
+    (5, 1, 20, 26, 16, 3, 3, 1),  # one 3x3 channel, conv1's 16 = 3 x 4 + 2 x 2 filters; 5 images in chunks of 2
+                                  # (f32: 2 + 2 + 1) or 1 (f64)
+    (3, 1, 5, 4, 7, 3, 3, 0),     # one 3x3 channel, 7 = 3 + 2 + 2 filters, 6 positions (less than a vector)
 ]
 TOL = {np.dtype(np.float32): 2e-5, np.dtype(np.float64): 1e-12}
 

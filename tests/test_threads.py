@@ -280,7 +280,7 @@ def test_conv_kernels_give_the_same_bits_on_1_2_and_3_threads(tmp_path):
     per-chunk partials (chunks of a few images, fixed by the shapes) added in chunk order. So every thread count
     gives the same bits, on each ISA path. Batches of 13 make several chunks, one of them short; the shapes take
     the transposed, the [W | b] and the few-taps forward paths, and (AVX-512) the direct forward and input
-    gradient, in position tiles and (8x8, float32) in channel tiles. Each count runs in a fresh process whose first job (a weight gradient) is offered to its threads
+    gradient, in position tiles, (8x8, float32) in channel tiles and (one input channel) in row tiles. Each count runs in a fresh process whose first job (a weight gradient) is offered to its threads
     whatever the load (the pool's count of parallel jobs); each kernel runs 3 times, since tasks claim images in
     whatever order the threads come."""
     code = """
@@ -288,7 +288,7 @@ def test_conv_kernels_give_the_same_bits_on_1_2_and_3_threads(tmp_path):
         from pybp import _core
         # >= 3 * 2^23 multiply-adds each: enough for 3 threads
         shapes = [(13, 32, 16, 16, 32, 3, 3, 1, 1), (13, 24, 27, 27, 48, 3, 3, 2, 1), (13, 1, 40, 40, 64, 5, 5, 1, 0),
-                  (13, 64, 8, 8, 64, 3, 3, 1, 1)]
+                  (13, 64, 8, 8, 64, 3, 3, 1, 1), (13, 1, 128, 128, 16, 3, 3, 1, 1)]
         res = {}
         for isa in ("generic", _core.active_isa()):
             _core.set_isa(isa)
@@ -318,7 +318,7 @@ def test_conv_kernels_give_the_same_bits_on_1_2_and_3_threads(tmp_path):
         assert out.stdout.split() == ["0" if t == 1 else "1"]
         with np.load(path) as f:
             got[t] = {k: f[k] for k in f.files}
-    assert len(got[1]) == 2 * 4 * 2 * 3 * 4
+    assert len(got[1]) == 2 * 5 * 2 * 3 * 4
     for t in (1, 2, 3):
         for k, v in got[t].items():
             isa, shape, dt, _, name = k.split()
