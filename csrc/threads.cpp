@@ -51,6 +51,10 @@ inline bool same_cpu(int a, int b) noexcept { return a >= 0 && a == b; }
 // next one; longer spinning would take CPU time from other processes on a busy machine.
 constexpr auto kWorkerSpin = std::chrono::microseconds(100);
 constexpr auto kCallerSpin = std::chrono::microseconds(50);
+// A job that had to wake workers is judged only when it is longer than this: a wake takes ~30 us here, and a short
+// job after a serial phase (a ReLU after the first convolution) counted the wake as a failure, which made the next
+// convolutions run serially (back-offs in 4-10% of a 2-thread DeepConvNet step's jobs; with this, 0-1%).
+constexpr auto kWokenJudged = std::chrono::microseconds(200);
 // After a job the workers barely helped with although they were awake (the OS ran something else on their CPUs),
 // or one where the caller waited long for a worker's task (a worker preempted mid-task), the next jobs run serially
 // for kBackoff << (failures - 1), at most kBackoff << kMaxBackoffShift; a job that goes well takes one failure
@@ -385,7 +389,7 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
     // some probes go well.
     const auto t2 = Clock::now();
     const std::ptrdiff_t helped = ntasks - mine;
-    const bool judged = t1 - t0 > kCallerSpin;
+    const bool judged = t1 - t0 > (asleep > 0 ? kWokenJudged : kCallerSpin);
     const bool stalled = mine > 0 && t2 - t1 > 2 * (t1 - t0) / mine + kCallerSpin;
     p->jobs_parallel.fetch_add(1, std::memory_order_relaxed);
     if (stalled || (judged && helped * 4 < ntasks)) {
