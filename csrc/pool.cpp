@@ -237,26 +237,6 @@ void pool_window(T* o, std::int32_t* a, const T* x, idx H, idx W, idx r0, idx q0
     *a = static_cast<std::int32_t>(where);
 }
 
-// Runs body(p0, p1) over the planes [0, planes) in contiguous ranges, on several threads when the call moves
-// enough data (elems: input and output elements of all planes) to pay for waking them. Each plane is computed
-// alone, by the same code, whichever range holds it: the results do not depend on the thread count. More ranges
-// than threads, claimed one at a time, so a preempted worker leaves most of its share to the others.
-// kElemsPerThread: input and output elements per thread below which a call stays on one thread.
-constexpr idx kElemsPerThread = idx(1) << 17;
-
-template <class F>
-void for_plane_ranges(idx planes, idx elems, F&& body) {
-    const idx most = std::max<idx>(1, elems / kElemsPerThread);
-    const int threads = static_cast<int>(std::min<idx>({idx(get_num_threads()), planes, most}));
-    if (threads <= 1) {
-        body(idx(0), planes);
-        return;
-    }
-    const idx ranges = std::min<idx>(planes, 4 * idx(threads));
-    auto task = [&](std::ptrdiff_t t) { body(planes * t / ranges, planes * (t + 1) / ranges); };
-    parallel_for(ranges, threads, task);
-}
-
 }  // namespace
 
 template <class T>
@@ -265,7 +245,7 @@ void maxpool_forward(T* out, std::int32_t* argmax, const T* x, std::size_t n, st
     const idx H = idx(h), W = idx(w), S = idx(stride), PD = idx(pad), PH = idx(ph), PW = idx(pw);
     const idx OH = (H + 2 * PD - PH) / S + 1, OW = (W + 2 * PD - PW) / S + 1, planes = idx(n * c);
     const bool pool2 = PH == 2 && PW == 2 && S == 2 && PD == 0;
-    for_plane_ranges(planes, planes * (H * W + 2 * OH * OW), [&](idx p0, idx p1) {
+    for_ranges(planes, planes * (H * W + 2 * OH * OW), [&](idx p0, idx p1) {
         for (idx plane = p0; plane < p1; ++plane) {
             const T* xp = x + plane * H * W;
             T* op = out + plane * OH * OW;
@@ -291,7 +271,7 @@ void maxpool_backward(T* dx, const T* dout, const std::int32_t* argmax, std::siz
                       std::size_t h, std::size_t w, std::size_t oh, std::size_t ow) {
     const idx H = idx(h), W = idx(w), OH = idx(oh), OW = idx(ow), hw = H * W, ohw = OH * OW, planes = idx(n * c);
     const bool blocks = 2 * OH <= H && 2 * OW <= W && blocks_in_vectors<T>(W, OW);
-    for_plane_ranges(planes, planes * (hw + 2 * ohw), [&](idx p0, idx p1) {
+    for_ranges(planes, planes * (hw + 2 * ohw), [&](idx p0, idx p1) {
         for (idx plane = p0; plane < p1; ++plane) {
             T* dp = dx + plane * hw;
             const T* gp = dout + plane * ohw;

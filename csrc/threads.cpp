@@ -51,6 +51,10 @@ inline bool same_cpu(int a, int b) noexcept { return a >= 0 && a == b; }
 // next one; longer spinning would take CPU time from other processes on a busy machine.
 constexpr auto kWorkerSpin = std::chrono::microseconds(100);
 constexpr auto kCallerSpin = std::chrono::microseconds(50);
+// A job that had to wake workers is judged only when it is longer than this: a wake takes ~30 us here, and a short
+// job after a serial phase (a ReLU after the first convolution) counted the wake as a failure, which made the next
+// convolutions run serially (back-offs in 4-10% of a 2-thread DeepConvNet step's jobs; with this, 0-1%).
+constexpr auto kWokenJudged = std::chrono::microseconds(200);
 // After a job the workers barely helped with although they were awake (the OS ran something else on their CPUs),
 // or one where the caller waited long for a worker's task (a worker preempted mid-task), the next jobs run serially
 // for kBackoff << (failures - 1), at most kBackoff << kMaxBackoffShift; a job that goes well takes one failure
@@ -72,6 +76,48 @@ inline std::uint64_t gen_of(std::uint64_t s) { return s >> kGenShift; }
 inline std::ptrdiff_t next_of(std::uint64_t s) { return static_cast<std::ptrdiff_t>(s & kTaskMask); }
 inline int joined_of(std::uint64_t s) { return static_cast<int>((s & kJoinMask) >> kTaskBits); }
 
+#if defined(__linux__)
+class PlaceWorkers {
+public:
+    PlaceWorkers() noexcept {
+        ok_ = sched_getaffinity(0, sizeof(allowed_), &allowed_) == 0 && CPU_COUNT(&allowed_) > 1;
+    }
+    // Called by worker i (< kMaxThreads) when it starts, and when it is about to block / has woken.
+    void started(int i) noexcept { handle_[i] = pthread_self(); }
+    void sleeping(int i, bool yes) noexcept {
+        if (!ok_) return;
+        if (yes) {
+            asleep_[i].store(true, std::memory_order_release);
+            return;
+        }
+        if (asleep_[i].exchange(false, std::memory_order_acq_rel) && moved_[i].exchange(false))
+            pthread_setaffinity_np(pthread_self(), sizeof(allowed_), &allowed_);
+    }
+    // Before waking workers 0..n-1: those asleep may run anywhere but on `cpu` (the caller's). Best effort: a
+    // refused call (the process's CPUs changed since) leaves the thread where the OS puts it.
+    void keep_off(int cpu, int n) noexcept {
+        if (!ok_ || cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed_)) return;
+        cpu_set_t others = allowed_;
+        CPU_CLR(cpu, &others);
+        for (int i = 0; i < std::min(n, kMaxThreads); ++i)
+            if (asleep_[i].load(std::memory_order_acquire) && !moved_[i].exchange(true))
+                pthread_setaffinity_np(handle_[i], sizeof(others), &others);
+    }
+
+private:
+    cpu_set_t allowed_{};
+    bool ok_ = false;
+    pthread_t handle_[kMaxThreads]{};
+    std::atomic<bool> asleep_[kMaxThreads]{}, moved_[kMaxThreads]{};
+};
+#else
+struct PlaceWorkers {
+    void started(int) noexcept {}
+    void sleeping(int, bool) noexcept {}
+    void keep_off(int, int) noexcept {}
+};
+#endif
+
 struct Pool {
     std::atomic<std::uint64_t> state{0};
     // The current job. Written by its caller before it publishes the job's generation in `state`; read by a
@@ -90,6 +136,11 @@ struct Pool {
     int failures = 0;
     std::atomic<long long> jobs_parallel{0}, jobs_backed_off{0}, backoffs{0};  // pool_stats()
     std::atomic<int> sleepers{0};
+    // Where a woken worker may run (Linux). A VM reports its idle vCPUs as preempted, so the scheduler wakes a
+    // sleeping worker on the caller's busy CPU; it then shares that CPU with the caller until the load balancer
+    // moves one of them (ms), and the job runs at one-thread speed. The caller therefore keeps sleeping workers
+    // off its CPU while it wakes them; a woken worker takes back every CPU the pool started with.
+    PlaceWorkers place;
     std::mutex mu;  // workers block on cv for a new generation
     std::condition_variable cv;
     std::mutex done_mu;  // the caller blocks on done_cv for the last task
@@ -102,7 +153,7 @@ struct Pool {
 
     // Grows the pool to `want` workers; returns how many exist (fewer if the OS refuses threads).
     int grow(int want) noexcept;
-    void worker_loop() noexcept;
+    void worker_loop(int index) noexcept;
     // Claims the next task of generation g; -1 when none is left or the job has moved on.
     std::ptrdiff_t claim(std::uint64_t g, std::ptrdiff_t n) noexcept;
     void finish_one(std::ptrdiff_t n) noexcept;
@@ -163,7 +214,8 @@ int Pool::grow(int want) noexcept {
     try {
         workers.reserve(static_cast<std::size_t>(want));
         while (static_cast<int>(workers.size()) < want) {
-            workers.emplace_back([this] { worker_loop(); });
+            const int index = static_cast<int>(workers.size());
+            workers.emplace_back([this, index] { worker_loop(index); });
             nworkers.store(static_cast<int>(workers.size()), std::memory_order_release);
         }
     } catch (const std::exception&) {  // std::system_error (no more threads) or bad_alloc: keep what started
@@ -187,7 +239,8 @@ void Pool::finish_one(std::ptrdiff_t n) noexcept {
     }
 }
 
-void Pool::worker_loop() noexcept {
+void Pool::worker_loop(int index) noexcept {
+    place.started(index);
     tl_in_task = true;  // a kernel a task calls must not start a nested job
     std::uint64_t seen = gen_of(state.load(std::memory_order_acquire));
     for (;;) {
@@ -204,12 +257,14 @@ void Pool::worker_loop() noexcept {
             }
         }
         if (gen_of(s) == seen) {
+            place.sleeping(index, true);
             sleepers.fetch_add(1, std::memory_order_seq_cst);
             {
                 std::unique_lock<std::mutex> lk(mu);
                 cv.wait(lk, [&] { return gen_of(s = state.load(std::memory_order_seq_cst)) != seen; });
             }
             sleepers.fetch_sub(1, std::memory_order_relaxed);
+            place.sleeping(index, false);
         }
         seen = gen_of(s);
         // Join if the job still has unclaimed tasks and room for a helper.
@@ -298,6 +353,7 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
     p->state.store(g << kGenShift, std::memory_order_seq_cst);
     const int asleep = p->sleepers.load(std::memory_order_seq_cst);
     if (asleep > 0) {
+        p->place.keep_off(my_cpu, p->nworkers.load(std::memory_order_relaxed));
         { std::lock_guard<std::mutex> lk(p->mu); }  // a worker between its check and its wait sees the new state
         if (helpers >= asleep)
             p->cv.notify_all();
@@ -326,13 +382,14 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
     // job's fields after, cannot join or claim (its compare-and-swap expects the old word).
     p->state.store((g << kGenShift) | kTaskMask, std::memory_order_release);
     // Did the workers help? Judged over jobs long enough for an awake worker to join (it checks every few hundred
-    // nanoseconds): helpers that took less than a quarter of the tasks were not running (their CPUs ran other programs, or waking them took longer than the job: then
-    // waking them only cost time). A long wait for a worker's task (preempted while holding it) counts always.
+    // nanoseconds): helpers that took less than a quarter of the tasks were not running (their CPUs ran other
+    // programs, or waking them took longer than the job: then waking them only cost time). A long wait for a
+    // worker's task (preempted while holding it) counts always.
     // Failures add up and a good job takes one back, so on a busy machine the back-off stays long even when
     // some probes go well.
     const auto t2 = Clock::now();
     const std::ptrdiff_t helped = ntasks - mine;
-    const bool judged = t1 - t0 > kCallerSpin;
+    const bool judged = t1 - t0 > (asleep > 0 ? kWokenJudged : kCallerSpin);
     const bool stalled = mine > 0 && t2 - t1 > 2 * (t1 - t0) / mine + kCallerSpin;
     p->jobs_parallel.fetch_add(1, std::memory_order_relaxed);
     if (stalled || (judged && helped * 4 < ntasks)) {

@@ -12,6 +12,7 @@
 // - a thread the OS refuses to create means fewer threads (set_num_threads reports it), never an exit.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 
 namespace pybp {
@@ -37,6 +38,27 @@ void parallel_for_raw(std::ptrdiff_t ntasks, int threads, TaskFn fn, void* ctx) 
 template <class F>
 void parallel_for(std::ptrdiff_t ntasks, int threads, F& f) noexcept {
     parallel_for_raw(ntasks, threads, [](void* c, std::ptrdiff_t t) { (*static_cast<F*>(c))(t); }, &f);
+}
+
+// Memory-bound kernels: input and output elements per thread below which a call stays on one thread (waking a
+// worker costs more than it saves).
+constexpr std::ptrdiff_t kElemsPerThread = std::ptrdiff_t(1) << 17;
+
+// Runs body(i0, i1) over the items [0, items) in contiguous ranges, on several threads when the call moves
+// `elems` elements (all items' input and output) enough to pay for waking them. More ranges than threads,
+// claimed one at a time, so a preempted worker leaves most of its share to the others. When each item is computed
+// alone, by the same code whichever range holds it, the results do not depend on the thread count.
+template <class F>
+void for_ranges(std::ptrdiff_t items, std::ptrdiff_t elems, F&& body) noexcept {
+    const std::ptrdiff_t most = std::max<std::ptrdiff_t>(1, elems / kElemsPerThread);
+    const int threads = static_cast<int>(std::min<std::ptrdiff_t>({get_num_threads(), items, most}));
+    if (threads <= 1) {
+        body(std::ptrdiff_t(0), items);
+        return;
+    }
+    const std::ptrdiff_t ranges = std::min<std::ptrdiff_t>(items, 4 * std::ptrdiff_t(threads));
+    auto task = [&](std::ptrdiff_t t) { body(items * t / ranges, items * (t + 1) / ranges); };
+    parallel_for(ranges, threads, task);
 }
 
 // Workers started so far in this process (for tests and pybp info).

@@ -165,10 +165,16 @@ def test_nets_reuse_their_arrays_without_changing_results(backend, rng, cls):
     kept = net.predict(xs[0])
     kept0 = kept.copy()
     inputs = []
+    forward = net.layers[2].forward
+    net.layers[2].forward = lambda x, *a, **k: forward(inputs.append(x) or x, *a, **k)
     for x in xs:
         t = rng.integers(0, 10, x.shape[0])
+        x0 = x.copy()
         got = net.gradient(x, t)
-        inputs.append(net.layers[2].x)
+        np.testing.assert_array_equal(x, x0)  # the caller's input is never a buffer
+        assert net.layers[0].x is x  # float64 input: kept as given, not copied
+        # the later layers' inputs took the input gradients: dropped, not left holding them as activations
+        assert all(layer.x is None for layer in net.layers[1:] if isinstance(layer, (Convolution, Pooling)))
         want = make().gradient(x, t)
         for k in want:
             np.testing.assert_array_equal(got[k], want[k], err_msg=k)

@@ -91,3 +91,40 @@ def test_numba_exp_constants_are_the_compiled_ones(dtype):
     assert sorted(got) == sorted(want)
     for name in want:
         np.testing.assert_array_equal(np.asarray(got[name], dtype), np.asarray(want[name], dtype), err_msg=name)
+
+
+def test_relu_on_1_2_and_3_threads_matches_reference(tmp_path):
+    """Large ReLUs split into blocks over the pool's threads: 1,000,003 elements (not whole blocks), with NaN, -0 and
+    exact zeros, forward (new and in place) and backward, f32 and f64, equal to the NumPy reference on every count."""
+    from test_threads import runs_on_threads
+    code = """
+        import os, numpy as np
+        from pybp import _core
+        res = {}
+        for dt in (np.float32, np.float64):
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal(1_000_003).astype(dt)
+            x[::7], x[1::11], x[2::13] = 0, np.nan, -0.0
+            dout = rng.standard_normal(x.shape).astype(dt)
+            name = np.dtype(dt).name
+            res[name + " x"], res[name + " dout"] = x.copy(), dout.copy()
+            res[name + " out"], res[name + " mask"] = _core.relu_forward(x)
+            res[name + " dx"] = _core.relu_backward(dout, res[name + " mask"])
+            inplace, _ = _core.relu_forward(x, out=x)
+            res[name + " inplace"] = inplace
+            res[name + " dx inplace"] = _core.relu_backward(dout, res[name + " mask"], out=dout)
+        print(_core.pool_stats()["parallel"] > 0)
+        np.savez(os.environ["PYBP_TEST_OUT"], **res)
+    """
+    got = runs_on_threads(code, tmp_path)
+    for t, r in got.items():
+        for name in ("float32", "float64"):
+            x, dout = r[name + " x"], r[name + " dout"]
+            mask = x <= 0
+            want = np.where(mask, 0, x).astype(x.dtype)
+            np.testing.assert_array_equal(r[name + " mask"], mask, err_msg=f"{t} threads")
+            for k in ("out", "inplace"):
+                assert r[f"{name} {k}"].tobytes() == want.tobytes(), f"{name} {k} on {t} threads"
+            for k in ("dx", "dx inplace"):
+                assert r[f"{name} {k}"].tobytes() == np.where(mask, 0, dout).astype(x.dtype).tobytes(), \
+                    f"{name} {k} on {t} threads"
