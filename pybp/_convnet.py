@@ -44,7 +44,7 @@ class ConvNetBase(ParamsFile):
         return self._predict(x, train_flg, reuse=False)
 
     def _reused(self, key, shape, dtype, run):
-        """run(out): out the array this call site (key) returned last time if it has this shape and dtype, else
+        """run(out): out the array layer `key`'s forward returned last time if it has this shape and dtype, else
         None (a new array); the result is kept for the next time."""
         last = self._reusable.get(key)
         y = run(last if last is not None and last.shape == tuple(shape) and last.dtype == dtype else None)
@@ -62,7 +62,7 @@ class ConvNetBase(ParamsFile):
             elif isinstance(layer, Relu) and isinstance(before, (Convolution, Affine)):
                 x = layer.forward(x, out=x)  # in place: a new array that the layer before does not keep
             elif reuse and isinstance(layer, (Convolution, Pooling)):
-                x = self._reused(("forward", i), layer.out_shape(x.shape), x.dtype,
+                x = self._reused(i, layer.out_shape(x.shape), x.dtype,
                                  lambda out, layer=layer, x=x: layer.forward(x, out=out))
             else:
                 x = layer.forward(x)
@@ -95,8 +95,8 @@ class ConvNetBase(ParamsFile):
         dout = self.last_layer.backward(1)
         for i in range(len(self.layers) - 1, 0, -1):
             layer = self.layers[i]
-            # every dout here is an array that only this loop holds (a new one, or layer i+1's reused input
-            # gradient, read only by layer i): Relu may overwrite it
+            # every dout here is an array that only this loop holds (a new one, or layer i+1's former input,
+            # read only by layer i): Relu may overwrite it
             if isinstance(layer, Relu):
                 dout = layer.backward(dout, out=dout)
             elif isinstance(layer, (Convolution, Pooling)):
