@@ -473,6 +473,10 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
             DwDirect<T>& s = dscratch[std::size_t(slot)];
             for (idx im = im0; im < im1; ++im) s.load(im - im0, x + im * g.c * g.h * g.w, dout + im * F * P, g);
             if (!s.finite) nonfinite = true, s.finite = true;
+            // The next chunk this task will likely claim (the tasks take turns); a wrong guess costs only bandwidth.
+            const idx nx0 = std::min(N, im0 + threads * per), nx1 = std::min(N, nx0 + per), xi = g.c * g.h * g.w;
+            dw_direct_prefetch(s, x + nx0 * xi, (nx1 - nx0) * xi, dout + nx0 * F * P, (nx1 - nx0) * F * P, im1 - im0,
+                               g);
             dw_direct_chunk(part, F, s, im1 - im0, g, F);
             if (threads == 1) add_part(part);
             return;

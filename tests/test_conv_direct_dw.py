@@ -5,7 +5,7 @@ Edges of the position-vector tiles (AVX-512 f32: 4 filters x 2 filter rows, left
 AVX2: 3 x 1): filter counts and filter rows (C * FH) that leave partial tiles, output widths that are not whole
 vectors (the copy of dout into padded rows ends with a masked load), pad 0/1/2, C = 1, batches that are not a
 whole number of chunks. Edges of the filter-vector tiles (AVX-512, F a multiple of the vector, at least two
-vectors: 2, 3, 4 and 5 vectors, row blocks of 8 / 4 / 2 rows with remainders)."""
+vectors for 5-wide filters: 1 (3-wide), 2, 3, 4 and 5 vectors, row blocks of 8 / 4 / 2 rows with remainders)."""
 from __future__ import annotations
 
 import functools
@@ -25,6 +25,7 @@ GEOMS = [
     (2, 2, 7, 9, 5, 5, 5, 2),     # 5-wide, pad 2, 5 = 4 + 1 filters, 10 rows
     (3, 2, 4, 3, 4, 3, 3, 1),     # output 4 x 3: rows shorter than any vector
     (2, 1, 5, 5, 16, 5, 5, 0),    # a 1 x 1 output; f32: one vector of filters (position tiles), f64: two
+    (3, 3, 9, 10, 16, 3, 3, 1),   # filter vectors, 3-wide: f32 1 (rows 8 + 1), f64 2 (rows 4 + 4 + 1)
     (2, 3, 8, 8, 32, 3, 3, 1),    # filter vectors: f32 2 (rows 4 + 4 + 1), f64 4 (rows 2 x 4 + 1)
     (2, 3, 6, 7, 48, 3, 3, 1),    # f32 3 filter vectors, f64 4 + 2; 9 rows (f32 2 x 4 + 1, f64 2 x 4 + 1, 4 + 4 + 1)
     (5, 2, 5, 5, 80, 3, 3, 0),    # f32 4 + 1 filter vectors, f64 4 + 4 + 2; 5 images
