@@ -212,20 +212,16 @@ int item_threads(idx items, double macs) {
     return static_cast<int>(std::min<double>({double(get_num_threads()), double(items), most}));
 }
 
-// Calls body(slot, item) for every item in [0, items), on `threads` tasks (slot = the task, 0 <= slot < threads)
-// that claim items one at a time: a late or preempted worker leaves its share to the others. With one thread
-// everything runs here, outside any task, so the GEMM keeps its own threads (a single large image).
+// Calls body(slot, item) for every item in [0, items), on `threads` tasks (slot = the task, 0 <= slot < threads),
+// each thread first on its own contiguous share (for_items_home). With one thread everything runs here, outside
+// any task, so the GEMM keeps its own threads (a single large image).
 template <class F>
 void for_each_item(idx items, int threads, F&& body) {
     if (threads <= 1) {
         for (idx i = 0; i < items; ++i) body(idx(0), i);
         return;
     }
-    std::atomic<idx> next{0};
-    auto task = [&](std::ptrdiff_t slot) {
-        for (idx i; (i = next.fetch_add(1, std::memory_order_relaxed)) < items;) body(idx(slot), i);
-    };
-    parallel_for(threads, threads, task);
+    for_items_home(items, threads, [&](std::ptrdiff_t slot, std::ptrdiff_t i) { body(idx(slot), idx(i)); });
 }
 
 #ifdef PYBP_ISA_HAS_VEC
@@ -473,8 +469,8 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
             DwDirect<T>& s = dscratch[std::size_t(slot)];
             for (idx im = im0; im < im1; ++im) s.load(im - im0, x + im * g.c * g.h * g.w, dout + im * F * P, g);
             if (!s.finite) nonfinite = true, s.finite = true;
-            // The next chunk this task will likely claim (the tasks take turns); a wrong guess costs only bandwidth.
-            const idx nx0 = std::min(N, im0 + threads * per), nx1 = std::min(N, nx0 + per), xi = g.c * g.h * g.w;
+            // The next chunk this task will likely claim (the next of its share); a wrong guess costs only bandwidth.
+            const idx nx0 = im1, nx1 = std::min(N, nx0 + per), xi = g.c * g.h * g.w;
             dw_direct_prefetch(s, x + nx0 * xi, (nx1 - nx0) * xi, dout + nx0 * F * P, (nx1 - nx0) * F * P, im1 - im0,
                                g);
             dw_direct_chunk(part, F, s, im1 - im0, g, F);

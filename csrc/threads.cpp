@@ -160,6 +160,7 @@ struct Pool {
 };
 
 thread_local bool tl_in_task = false;
+thread_local int tl_slot = 0;  // pool_slot()
 
 int default_threads() noexcept {
     for (const char* var : {"PYBP_NUM_THREADS", "OMP_NUM_THREADS"}) {
@@ -241,6 +242,7 @@ void Pool::finish_one(std::ptrdiff_t n) noexcept {
 
 void Pool::worker_loop(int index) noexcept {
     place.started(index);
+    tl_slot = index + 1;
     tl_in_task = true;  // a kernel a task calls must not start a nested job
     std::uint64_t seen = gen_of(state.load(std::memory_order_acquire));
     for (;;) {
@@ -317,6 +319,8 @@ PoolStats pool_stats() noexcept {
     return {p->jobs_parallel.load(std::memory_order_relaxed), p->jobs_backed_off.load(std::memory_order_relaxed),
             p->backoffs.load(std::memory_order_relaxed)};
 }
+
+int pool_slot() noexcept { return tl_slot; }
 
 int pool_workers() noexcept {
     Pool* p = g_pool.load(std::memory_order_acquire);

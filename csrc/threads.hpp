@@ -13,7 +13,10 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
+#include <memory>
+#include <new>
 
 namespace pybp {
 
@@ -40,13 +43,45 @@ void parallel_for(std::ptrdiff_t ntasks, int threads, F& f) noexcept {
     parallel_for_raw(ntasks, threads, [](void* c, std::ptrdiff_t t) { (*static_cast<F*>(c))(t); }, &f);
 }
 
+// This thread's place in the pool: 0 for any thread that is not a worker (the caller), 1 + k for worker k.
+int pool_slot() noexcept;
+
+// Calls body(task, item) for every item in [0, items) on `threads` tasks (0 <= task < threads). Each thread begins
+// with its own contiguous share (the caller the first, worker k the (k+1)-th), then takes what is left of the
+// others' shares, one item at a time: consecutive kernels split a batch alike, so a thread mostly reads what it
+// wrote itself (in its own L2), and a late or preempted worker still leaves its share to the others.
+template <class F>
+void for_items_home(std::ptrdiff_t items, int threads, F&& body) noexcept {
+    struct alignas(64) Share {
+        std::atomic<std::ptrdiff_t> next{0};
+        std::ptrdiff_t end = 0;
+    };
+    const std::unique_ptr<Share[]> shares(new (std::nothrow) Share[std::size_t(std::max(threads, 1))]);
+    if (!shares || threads <= 1) {
+        for (std::ptrdiff_t i = 0; i < items; ++i) body(std::ptrdiff_t(0), i);
+        return;
+    }
+    for (int s = 0; s < threads; ++s) {
+        shares[s].next.store(items * s / threads, std::memory_order_relaxed);
+        shares[s].end = items * (s + 1) / threads;
+    }
+    auto task = [&](std::ptrdiff_t t) {
+        const int home = pool_slot() % threads;
+        for (int k = 0; k < threads; ++k) {
+            Share& sh = shares[(home + k) % threads];
+            for (std::ptrdiff_t i; (i = sh.next.fetch_add(1, std::memory_order_relaxed)) < sh.end;) body(t, i);
+        }
+    };
+    parallel_for(threads, threads, task);
+}
+
 // Memory-bound kernels: input and output elements per thread below which a call stays on one thread (waking a
 // worker costs more than it saves).
 constexpr std::ptrdiff_t kElemsPerThread = std::ptrdiff_t(1) << 17;
 
 // Runs body(i0, i1) over the items [0, items) in contiguous ranges, on several threads when the call moves
 // `elems` elements (all items' input and output) enough to pay for waking them. More ranges than threads,
-// claimed one at a time, so a preempted worker leaves most of its share to the others. When each item is computed
+// taken as for_items_home does, so a preempted worker leaves most of its share to the others. When each item is computed
 // alone, by the same code whichever range holds it, the results do not depend on the thread count.
 template <class F>
 void for_ranges(std::ptrdiff_t items, std::ptrdiff_t elems, F&& body) noexcept {
@@ -57,8 +92,9 @@ void for_ranges(std::ptrdiff_t items, std::ptrdiff_t elems, F&& body) noexcept {
         return;
     }
     const std::ptrdiff_t ranges = std::min<std::ptrdiff_t>(items, 4 * std::ptrdiff_t(threads));
-    auto task = [&](std::ptrdiff_t t) { body(items * t / ranges, items * (t + 1) / ranges); };
-    parallel_for(ranges, threads, task);
+    for_items_home(ranges, threads, [&](std::ptrdiff_t, std::ptrdiff_t r) {
+        body(items * r / ranges, items * (r + 1) / ranges);
+    });
 }
 
 // Workers started so far in this process (for tests and pybp info).
