@@ -212,18 +212,6 @@ int item_threads(idx items, double macs) {
     return static_cast<int>(std::min<double>({double(get_num_threads()), double(items), most}));
 }
 
-// Calls body(slot, item) for every item in [0, items), on `threads` tasks (slot = the task, 0 <= slot < threads),
-// each thread first on its own contiguous share (for_items_home). With one thread everything runs here, outside
-// any task, so the GEMM keeps its own threads (a single large image).
-template <class F>
-void for_each_item(idx items, int threads, F&& body) {
-    if (threads <= 1) {
-        for (idx i = 0; i < items; ++i) body(idx(0), i);
-        return;
-    }
-    for_items_home(items, threads, [&](std::ptrdiff_t slot, std::ptrdiff_t i) { body(idx(slot), idx(i)); });
-}
-
 #ifdef PYBP_ISA_HAS_VEC
 // Few taps (K <= 32: SimpleConvNet's 25, DeepConvNet's first layer's 9): dwt (K x F) += cb . d over the block's
 // positions as register-tiled dot products (KB taps x FB filters, 8 lanes) reading both operands in place. The
@@ -367,7 +355,7 @@ void forward(T* out, const T* x, const T* w, const T* b, std::size_t n, std::siz
     const idx ct_size = transposed ? g.chunk_rows<T>() * g.ow * F : 0;
     auto scratch = make_scratch<T>(threads, g, K + ones_row);
     std::vector<T> cts(std::size_t(threads * ct_size));
-    for_each_item(N, threads, [&](idx slot, idx im) {
+    for_items_home(N, threads, [&](idx slot, idx im) {
         T* oi = out + im * F * P;
         T* ct = cts.data() + slot * ct_size;
         for_each_col_block(x + im * g.c * g.h * g.w, g, scratch[std::size_t(slot)], [&](idx p0, idx pc, const T* cb,
@@ -400,7 +388,7 @@ void backward_data(T* dx, const T* dout, const T* w, std::size_t n, std::size_t 
     // then copied out: dx is written once, never read or zero-filled (without padding, dx_n itself is the padded
     // image). Same order of additions as onto zeroed dx.
     auto scratch = make_scratch<T>(threads, g, g.identity() ? 0 : K);
-    for_each_item(N, threads, [&](idx slot, idx im) {
+    for_items_home(N, threads, [&](idx slot, idx im) {
         T* dxi = dx + im * img;
         const T* di = dout + im * F * P;
         if (g.identity()) {  // dx_n is dcol itself
@@ -462,7 +450,7 @@ void backward_weights(T* dw, T* db, const T* dout, const T* x, std::size_t n, st
     const auto add_part = [&](const T* part) {
         for (idx i = 0; i < KF; ++i) total[std::size_t(i)] += part[i];
     };
-    for_each_item(chunks, threads, [&](idx slot, idx ch) {
+    for_items_home(chunks, threads, [&](idx slot, idx ch) {
         T* part = parts.data() + (threads > 1 ? ch * KF : 0);
         const idx im0 = ch * per, im1 = std::min(N, (ch + 1) * per);
         if (direct) {  // writes all of part

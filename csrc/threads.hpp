@@ -49,15 +49,17 @@ int pool_slot() noexcept;
 // Calls body(task, item) for every item in [0, items) on `threads` tasks (0 <= task < threads). Each thread begins
 // with its own contiguous share (the caller the first, worker k the (k+1)-th), then takes what is left of the
 // others' shares, one item at a time: consecutive kernels split a batch alike, so a thread mostly reads what it
-// wrote itself (in its own L2), and a late or preempted worker still leaves its share to the others.
+// wrote itself (in its own L2), and a late or preempted worker still leaves its share to the others. With one
+// thread everything runs here, as task 0 outside any job: a body may then use the pool itself (the GEMM on a
+// single large image) and its exceptions reach the caller (tasks of a job must not throw).
 template <class F>
-void for_items_home(std::ptrdiff_t items, int threads, F&& body) noexcept {
+void for_items_home(std::ptrdiff_t items, int threads, F&& body) {
     struct alignas(64) Share {
         std::atomic<std::ptrdiff_t> next{0};
         std::ptrdiff_t end = 0;
     };
-    const std::unique_ptr<Share[]> shares(new (std::nothrow) Share[std::size_t(std::max(threads, 1))]);
-    if (!shares || threads <= 1) {
+    const std::unique_ptr<Share[]> shares(threads > 1 ? new (std::nothrow) Share[std::size_t(threads)] : nullptr);
+    if (!shares) {  // one thread, or no memory for the shares
         for (std::ptrdiff_t i = 0; i < items; ++i) body(std::ptrdiff_t(0), i);
         return;
     }
