@@ -5,12 +5,27 @@ A backend that fails to load is an error here, never a skip: `pip install '.[tes
 from __future__ import annotations
 
 import os
+import signal
 
 import numpy as np
 import pytest
 
 import pybp
 from pybp import _backend, _ref
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sigint_as_in_a_terminal():
+    """The Ctrl-C tests exercise pybp as started from a terminal: Python's default SIGINT handler here, and in the
+    child processes (which get SIG_DFL at exec, then Python's handler). A suite started as a background job of a
+    non-interactive shell (`pytest &`) inherits SIGINT ignored instead, and those tests would fail for the shell's
+    reason, not pybp's."""
+    old = signal.getsignal(signal.SIGINT)
+    if old is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if old is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, old)
 
 
 def _selected_backends():
