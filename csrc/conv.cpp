@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "kernel_family.hpp"
+#include "prefetch.hpp"
 #include "simd.hpp"
 #include "threads.hpp"
 
