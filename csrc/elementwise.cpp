@@ -1,6 +1,7 @@
 // Elementwise activation kernels (ReLU, sigmoid). Compiled once per ISA; plain loops the compiler vectorises.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "kernel_family.hpp"
 #include "simd.hpp"
@@ -22,6 +23,19 @@ void relu_blocks(std::size_t n, F&& f) {
     for_ranges(blocks, std::ptrdiff_t(n), [&](std::ptrdiff_t b0, std::ptrdiff_t b1) {
         f(std::size_t(b0) * kReluBlock, std::min(n, std::size_t(b1) * kReluBlock));
     });
+}
+
+// f(i0, i1) over [0, n) in two calls: the elements before dst reaches a 64-byte boundary, then the rest. NumPy's
+// large arrays start 16 bytes into a page, and a 64-byte vector there straddles two cache lines on every load and
+// store: ReLU backward took 1.22x (f32) and 1.23x (f64) the time of line-aligned arrays, sigmoid backward 1.17x and
+// 1.37x (1.25M elements, one thread). Peeling aligns the store, and the loads of arrays at the same offset (the
+// usual case). ReLU forward measured the same either way (its stores are bytes and vectors), so it does not peel.
+template <class T, class F>
+void from_line(const T* dst, std::size_t n, F&& f) {
+    const std::size_t mis = std::size_t(reinterpret_cast<std::uintptr_t>(dst) % 64);
+    const std::size_t head = mis == 0 || mis % sizeof(T) ? 0 : std::min(n, (64 - mis) / sizeof(T));
+    if (head) f(std::size_t(0), head);
+    f(head, n);
 }
 
 template <class T>
@@ -49,7 +63,9 @@ void relu_forward(T* out, unsigned char* mask, const T* x, std::size_t n) {
 template <class T>
 void relu_backward(T* dx, const T* dout, const unsigned char* mask, std::size_t n) {
     relu_blocks(n, [=](std::size_t i0, std::size_t i1) {
-        relu_backward_range(dx + i0, dout + i0, mask + i0, i1 - i0);
+        from_line(dx + i0, i1 - i0, [=](std::size_t j0, std::size_t j1) {
+            relu_backward_range(dx + i0 + j0, dout + i0 + j0, mask + i0 + j0, j1 - j0);
+        });
     });
 }
 
@@ -69,8 +85,15 @@ void sigmoid_forward(T* out, const T* x, std::size_t n) {
 }
 
 template <class T>
-void sigmoid_backward(T* dx, const T* dout, const T* y, std::size_t n) {
+void sigmoid_backward_range(T* dx, const T* dout, const T* y, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) dx[i] = dout[i] * (T(1) - y[i]) * y[i];
+}
+
+template <class T>
+void sigmoid_backward(T* dx, const T* dout, const T* y, std::size_t n) {
+    from_line(dx, n, [=](std::size_t i0, std::size_t i1) {
+        sigmoid_backward_range(dx + i0, dout + i0, y + i0, i1 - i0);
+    });
 }
 
 }  // namespace PYBP_ISA_NS

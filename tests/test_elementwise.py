@@ -49,6 +49,42 @@ def test_sigmoid_matches_reference(backend, ref, dtype, shape, rng):
     np.testing.assert_allclose(backend.sigmoid_backward(dout, y), ref.sigmoid_backward(dout, y), **tol)
 
 
+def _at(n, dtype, offset):
+    """n elements of dtype starting `offset` elements past a 64-byte boundary."""
+    item = np.dtype(dtype).itemsize
+    raw = np.zeros(n + 2 * 64 // item, dtype)
+    start = (-raw.ctypes.data % 64) // item + offset
+    return raw[start:start + n]
+
+
+@pytest.mark.parametrize("kernel", ["relu_backward", "sigmoid_backward"])
+def test_backward_kernels_at_every_offset_in_a_line(backend, ref, dtype, kernel, rng):
+    """The C++ backward kernels peel elements until the output reaches a 64-byte line: every start offset in a line,
+    lengths around the peel, inputs at other offsets than the output, and in place."""
+    lane = 64 // np.dtype(dtype).itemsize
+    tol = {"rtol": 2e-6, "atol": 0} if dtype == np.float32 else {"rtol": 1e-14, "atol": 0}
+    for off in range(lane):
+        for n in (1, lane - off - 1, lane - off, lane - off + 1, 2 * lane + 3, 4096 + 5):
+            if n < 1:
+                continue
+            dout = _at(n, dtype, (off + 3) % lane)
+            dout[...] = rng.standard_normal(n)
+            if kernel == "relu_backward":
+                other = _at(n, np.bool_, off)
+                other[...] = rng.random(n) < 0.5
+            else:
+                other = _at(n, dtype, off)
+                other[...] = rng.random(n)
+            want = getattr(ref, kernel)(dout, other)
+            out = _at(n, dtype, off)
+            assert getattr(backend, kernel)(dout, other, out=out) is out
+            np.testing.assert_allclose(out, want, **tol, err_msg=f"offset {off}, n {n}")
+            in_place = _at(n, dtype, off)
+            in_place[...] = dout
+            getattr(backend, kernel)(in_place, other, out=in_place)
+            np.testing.assert_allclose(in_place, want, **tol, err_msg=f"in place, offset {off}, n {n}")
+
+
 def test_sigmoid_extremes(backend, dtype):
     x = np.array([-1e4, -100.0, 0.0, 100.0, 1e4, np.nan], dtype=dtype)
     y = backend.sigmoid_forward(x)
