@@ -3,10 +3,19 @@
 // kernel fetches, and what it measured, is said where it is used (conv_direct_fwd.inc, conv_direct_dw.inc).
 #pragma once
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstddef>
+
+// The direct kernels run only in the x86 vector builds; the others (generic, aarch64) compile this header with
+// conv.cpp and get the compiler's portable hint, or none.
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
+#include <immintrin.h>
+#define PYBP_PREFETCH_T0(p) _mm_prefetch((p), _MM_HINT_T0)
+#elif defined(__GNUC__)
+#define PYBP_PREFETCH_T0(p) __builtin_prefetch((p), 0, 3)
+#else
+#define PYBP_PREFETCH_T0(p) ((void)(p))
+#endif
 
 namespace pybp {
 
@@ -33,7 +42,7 @@ struct PrefetchAhead {
         *at = p[r], p[r] += n;
         return n;
     }
-    static void fetch(const char* at) { _mm_prefetch(at, _MM_HINT_T0); }
+    static void fetch(const char* at) { PYBP_PREFETCH_T0(at); }
     // One step, fetched at once.
     void step() {
         const char* at;
