@@ -1,9 +1,9 @@
 // Elementwise activation kernels (ReLU, sigmoid). Compiled once per ISA; plain loops the compiler vectorises.
 #include <algorithm>
 #include <cmath>
-#include <cstdint>
 
 #include "kernel_family.hpp"
+#include "line_peel.hpp"
 #include "simd.hpp"
 #include "threads.hpp"
 #include "vexp.hpp"
@@ -25,18 +25,9 @@ void relu_blocks(std::size_t n, F&& f) {
     });
 }
 
-// f(i0, i1) over [0, n) in two calls: the elements before dst reaches a 64-byte boundary, then the rest. NumPy's
-// large arrays start 16 bytes into a page, and a 64-byte vector there straddles two cache lines on every load and
-// store: ReLU backward took 1.22x (f32) and 1.23x (f64) the time of line-aligned arrays, sigmoid backward 1.17x and
-// 1.37x (1.25M elements, one thread). Peeling aligns the store, and the loads of arrays at the same offset (the
-// usual case). ReLU forward measured the same either way (its stores are bytes and vectors), so it does not peel.
-template <class T, class F>
-void from_line(const T* dst, std::size_t n, F&& f) {
-    const std::size_t mis = std::size_t(reinterpret_cast<std::uintptr_t>(dst) % 64);
-    const std::size_t head = mis == 0 || mis % sizeof(T) ? 0 : std::min(n, (64 - mis) / sizeof(T));
-    if (head) f(std::size_t(0), head);
-    f(head, n);
-}
+// The backward kernels peel to the output's next cache line (from_line, line_peel.hpp): unaligned, ReLU backward took
+// 1.22x (f32) and 1.23x (f64) the time of line-aligned arrays, sigmoid backward 1.17x and 1.37x (1.25M elements,
+// one thread). ReLU forward measured the same either way (its stores are bytes and vectors), so it does not peel.
 
 template <class T>
 void relu_forward_range(T* out, unsigned char* mask, const T* x, std::size_t n) {

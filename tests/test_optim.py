@@ -117,3 +117,35 @@ def test_strided_grad_is_read_correctly(backend, dtype, rng):
     want -= 0.5 * np.ascontiguousarray(g)
     backend.sgd_update(p, g, 0.5)
     np.testing.assert_array_equal(p, want)
+
+
+def _at(n, dtype, offset):
+    """n elements of dtype starting `offset` elements past a 64-byte boundary."""
+    item = np.dtype(dtype).itemsize
+    raw = np.zeros(n + 2 * 64 // item, dtype)
+    start = (-raw.ctypes.data % 64) // item + offset
+    return raw[start:start + n]
+
+
+@pytest.mark.parametrize("kernel", list(HYPER))
+def test_update_is_bit_exact_at_every_offset_in_a_line(backend, ref, dtype, rng, kernel):
+    """The C++ updates peel elements until the parameter array reaches a 64-byte line: every start offset in a line,
+    lengths around the peel, gradient and state at other offsets than the parameters."""
+    names, hyper = HYPER[kernel]
+    lane = 64 // np.dtype(dtype).itemsize
+    for off in range(lane):
+        for n in (1, lane - off - 1, lane - off, lane - off + 1, 3 * lane + 5):
+            if n < 1:
+                continue
+            p, g = _at(n, dtype, off), _at(n, dtype, (off + 5) % lane)
+            p[...], g[...] = rng.standard_normal(n), rng.standard_normal(n)
+            st = {}
+            for j, k in enumerate(names):
+                st[k] = _at(n, dtype, (off + 2 + j) % lane)
+                st[k][...] = np.abs(rng.standard_normal(n)) * 0.1
+            p_ref, st_ref = p.copy(), {k: v.copy() for k, v in st.items()}
+            getattr(backend, kernel)(p, g, *st.values(), **hyper)
+            getattr(ref, kernel)(p_ref, g, *st_ref.values(), **hyper)
+            np.testing.assert_array_equal(p, p_ref, err_msg=f"offset {off}, n {n}")
+            for k in st:
+                np.testing.assert_array_equal(st[k], st_ref[k], err_msg=f"{k}, offset {off}, n {n}")
