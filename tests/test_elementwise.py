@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from line_offsets import at_line_offset
+
 SHAPES = [(1,), (7,), (100, 50), (3, 5, 7), (0, 4)]
 
 
@@ -49,14 +51,6 @@ def test_sigmoid_matches_reference(backend, ref, dtype, shape, rng):
     np.testing.assert_allclose(backend.sigmoid_backward(dout, y), ref.sigmoid_backward(dout, y), **tol)
 
 
-def _at(n, dtype, offset):
-    """n elements of dtype starting `offset` elements past a 64-byte boundary."""
-    item = np.dtype(dtype).itemsize
-    raw = np.zeros(n + 2 * 64 // item, dtype)
-    start = (-raw.ctypes.data % 64) // item + offset
-    return raw[start:start + n]
-
-
 @pytest.mark.parametrize("kernel", ["relu_backward", "sigmoid_backward"])
 def test_backward_kernels_at_every_offset_in_a_line(backend, ref, dtype, kernel, rng):
     """The C++ backward kernels peel elements until the output reaches a 64-byte line: every start offset in a line,
@@ -67,19 +61,19 @@ def test_backward_kernels_at_every_offset_in_a_line(backend, ref, dtype, kernel,
         for n in (1, lane - off - 1, lane - off, lane - off + 1, 2 * lane + 3, 4096 + 5):
             if n < 1:
                 continue
-            dout = _at(n, dtype, (off + 3) % lane)
+            dout = at_line_offset(n, dtype, (off + 3) % lane)
             dout[...] = rng.standard_normal(n)
             if kernel == "relu_backward":
-                other = _at(n, np.bool_, off)
+                other = at_line_offset(n, np.bool_, off)
                 other[...] = rng.random(n) < 0.5
             else:
-                other = _at(n, dtype, off)
+                other = at_line_offset(n, dtype, off)
                 other[...] = rng.random(n)
             want = getattr(ref, kernel)(dout, other)
-            out = _at(n, dtype, off)
+            out = at_line_offset(n, dtype, off)
             assert getattr(backend, kernel)(dout, other, out=out) is out
             np.testing.assert_allclose(out, want, **tol, err_msg=f"offset {off}, n {n}")
-            in_place = _at(n, dtype, off)
+            in_place = at_line_offset(n, dtype, off)
             in_place[...] = dout
             getattr(backend, kernel)(in_place, other, out=in_place)
             np.testing.assert_allclose(in_place, want, **tol, err_msg=f"in place, offset {off}, n {n}")

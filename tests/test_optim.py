@@ -6,6 +6,8 @@ import pytest
 
 from pybp import _core
 
+from line_offsets import at_line_offset
+
 HYPER = {
     "sgd_update": ([], dict(lr=0.01)),
     "momentum_update": (["v"], dict(lr=0.01, momentum=0.9)),
@@ -119,14 +121,6 @@ def test_strided_grad_is_read_correctly(backend, dtype, rng):
     np.testing.assert_array_equal(p, want)
 
 
-def _at(n, dtype, offset):
-    """n elements of dtype starting `offset` elements past a 64-byte boundary."""
-    item = np.dtype(dtype).itemsize
-    raw = np.zeros(n + 2 * 64 // item, dtype)
-    start = (-raw.ctypes.data % 64) // item + offset
-    return raw[start:start + n]
-
-
 @pytest.mark.parametrize("kernel", list(HYPER))
 def test_update_is_bit_exact_at_every_offset_in_a_line(backend, ref, dtype, rng, kernel):
     """The C++ updates peel elements until the parameter array reaches a 64-byte line: every start offset in a line,
@@ -137,11 +131,11 @@ def test_update_is_bit_exact_at_every_offset_in_a_line(backend, ref, dtype, rng,
         for n in (1, lane - off - 1, lane - off, lane - off + 1, 3 * lane + 5):
             if n < 1:
                 continue
-            p, g = _at(n, dtype, off), _at(n, dtype, (off + 5) % lane)
+            p, g = at_line_offset(n, dtype, off), at_line_offset(n, dtype, (off + 5) % lane)
             p[...], g[...] = rng.standard_normal(n), rng.standard_normal(n)
             st = {}
             for j, k in enumerate(names):
-                st[k] = _at(n, dtype, (off + 2 + j) % lane)
+                st[k] = at_line_offset(n, dtype, (off + 2 + j) % lane)
                 st[k][...] = np.abs(rng.standard_normal(n)) * 0.1
             p_ref, st_ref = p.copy(), {k: v.copy() for k, v in st.items()}
             getattr(backend, kernel)(p, g, *st.values(), **hyper)
