@@ -83,8 +83,8 @@ def main(argv=None):
                 vi += (1 - beta2) * (g * g - vi)
                 p -= lr_t * mi / (vi.sqrt() + 1e-7)
         if it % per_epoch == 0:
-            print(f"epoch {it // per_epoch}: test acc (1,000 images) {accuracy(params, x_test[:1000], t_test[:1000]):.3f}"
-                  f" | {time.time() - start:.0f} s", flush=True)
+            acc = accuracy(params, x_test[:1000], t_test[:1000])
+            print(f"epoch {it // per_epoch}: test acc (1,000 images) {acc:.3f} | {time.time() - start:.0f} s", flush=True)
     print(f"seed {args.seed}: final test accuracy {accuracy(params, x_test, t_test):.4f} "
           f"({args.epochs * per_epoch} steps in {time.time() - start:.0f} s)")
 

@@ -82,9 +82,9 @@ void for_items_home(std::ptrdiff_t items, int threads, F&& body) {
 constexpr std::ptrdiff_t kElemsPerThread = std::ptrdiff_t(1) << 17;
 
 // Runs body(i0, i1) over the items [0, items) in contiguous ranges, on several threads when the call moves
-// `elems` elements (all items' input and output) enough to pay for waking them. More ranges than threads,
-// taken as for_items_home does, so a preempted worker leaves most of its share to the others. When each item is computed
-// alone, by the same code whichever range holds it, the results do not depend on the thread count.
+// `elems` elements (all items' input and output) enough to pay for waking them. More ranges than threads, taken
+// as for_items_home does, so a preempted worker leaves most of its share to the others. When each item is
+// computed alone, by the same code whichever range holds it, the results do not depend on the thread count.
 template <class F>
 void for_ranges(std::ptrdiff_t items, std::ptrdiff_t elems, F&& body) noexcept {
     const std::ptrdiff_t most = std::max<std::ptrdiff_t>(1, elems / kElemsPerThread);
